@@ -1,0 +1,153 @@
+"""Settings of every dialer process, taken from environment variables once.
+
+Each process (CLI, web, worker, dialer, scheduler) reads the environment in one
+place so that a typo in a deploy fails at start with the variable's name, not
+later in the middle of a call.  Tests build their own ``Settings`` with
+``Settings.from_env({...})`` instead of patching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///dialer.db"
+DEFAULT_REDIS_URL = "memory://"
+CARRIERS = ("simulated", "twilio")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_SECRET_KEY_LENGTH = 16
+
+_REDIS_SCHEMES = ("memory", "redis", "rediss", "unix")
+_TWILIO_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    carrier: str = "simulated"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_api_url: str | None = None
+    public_base_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    secret_key_generated: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from a mapping shaped like ``os.environ``.
+
+        A variable set to the empty string counts as unset, because deploy
+        tools often write ``NAME=`` for "no value".
+        """
+
+        def get(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        carrier = (get("DIALER_CARRIER") or "simulated").lower()
+        if carrier not in CARRIERS:
+            raise SettingsError(f"DIALER_CARRIER must be one of {', '.join(CARRIERS)}, not {carrier!r}")
+
+        sid = get("TWILIO_ACCOUNT_SID")
+        if sid is not None and not _TWILIO_SID.fullmatch(sid):
+            raise SettingsError("TWILIO_ACCOUNT_SID must be 'AC' followed by 32 hexadecimal characters")
+        token = get("TWILIO_AUTH_TOKEN")
+        api_url = _http_url("TWILIO_API_URL", get("TWILIO_API_URL"))
+        public_url = _http_url("PUBLIC_BASE_URL", get("PUBLIC_BASE_URL"))
+        if carrier == "twilio":
+            missing = [
+                name
+                for name, value in (
+                    ("TWILIO_ACCOUNT_SID", sid),
+                    ("TWILIO_AUTH_TOKEN", token),
+                    ("PUBLIC_BASE_URL", public_url),
+                )
+                if value is None
+            ]
+            if missing:
+                raise SettingsError(f"DIALER_CARRIER=twilio needs {', '.join(missing)} to be set")
+
+        secret = get("SECRET_KEY")
+        if secret is not None and len(secret) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+
+        level = (get("DIALER_LOG_LEVEL") or "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"DIALER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+
+        return cls(
+            database_url=normalize_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            redis_url=_redis_url(get("REDIS_URL") or DEFAULT_REDIS_URL),
+            carrier=carrier,
+            twilio_account_sid=sid,
+            twilio_auth_token=token,
+            twilio_api_url=api_url,
+            public_base_url=public_url,
+            # Without a configured key, sessions last as long as the process.
+            secret_key=secret or secrets.token_urlsafe(32),
+            secret_key_generated=secret is None,
+            log_level=level,
+        )
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
+
+    @property
+    def redis_in_process(self) -> bool:
+        """True when Redis is the in-process stand-in, shared only inside this process."""
+        return self.redis_url.startswith("memory://")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, read from ``os.environ`` on first use."""
+    return Settings.from_env(os.environ)
+
+
+def normalize_database_url(url: str) -> str:
+    """Give a database URL the driver this project installs.
+
+    Hosting platforms hand out ``postgres://`` and ``postgresql://`` URLs, which
+    SQLAlchemy would route to psycopg2; the project ships psycopg 3.
+    """
+    if "://" not in url:
+        raise SettingsError(
+            f"DATABASE_URL must look like 'sqlite:///dialer.db' or 'postgresql://user@host/db', not {url!r}"
+        )
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if not re.fullmatch(r"[a-z][a-z0-9]*(\+[a-z0-9_]+)?", scheme):
+        raise SettingsError(f"DATABASE_URL has an unreadable scheme {scheme!r}")
+    return url
+
+
+def _redis_url(url: str) -> str:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in _REDIS_SCHEMES:
+        raise SettingsError(
+            f"REDIS_URL must start with one of {', '.join(s + '://' for s in _REDIS_SCHEMES)}, not {url!r}"
+        )
+    return url
+
+
+def _http_url(name: str, url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http:// or https:// URL with a host, not {url!r}")
+    return url.rstrip("/")

@@ -1,0 +1,384 @@
+"""The engine's database adapters: leads in, call records and outcomes out.
+
+The engine is pure and knows nothing of SQL; these classes implement its
+``LeadSource``, ``Recorder`` and ``DecisionLog`` interfaces.  Two rules hold
+whatever the buffering:
+
+* a lead is claimed (its attempt row inserted under a unique constraint and
+  the contact's attempt count moved on) and committed *before* the call is
+  placed, so a crash can never dial the same attempt twice;
+* call records are written from the engine's ``Call`` object, which holds
+  every milestone; a late flush rewrites the whole row, so nothing is lost
+  by batching except the last unflushed seconds of a crash, which the
+  carrier's webhooks replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from campaigns.models import (
+    DIALABLE_STATUSES,
+    Agent,
+    AgentStateChange,
+    CallAttempt,
+    Contact,
+    ContactPhone,
+    ContactStatus,
+    DialDecisionRecord,
+    DispositionCode,
+    DncEntry,
+)
+from compliance.gate import Decision
+from dialer.agents import AgentMove
+from dialer.calls import Call
+from dialer.hopper import Lead
+from dialer.outcomes import DispositionRule, RetryPolicy, next_step
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def to_dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class SqlLeadSource:
+    """Eligible contacts of one campaign, best first; the phone used rotates with the attempt.
+
+    Statements are built once: the hopper runs every tick, and building
+    SQLAlchemy expressions costs more than running them on SQLite.
+    """
+
+    def __init__(self, db: Engine, campaign_id: int, *, max_attempts: int) -> None:
+        self.db = db
+        self.campaign_id = campaign_id
+        self.max_attempts = max_attempts
+        self._eligible = (
+            select(
+                Contact.id, Contact.attempts, Contact.priority, Contact.state,
+                Contact.postal_code, Contact.timezone,
+            )
+            .where(
+                Contact.campaign_id == campaign_id,
+                Contact.status.in_(DIALABLE_STATUSES),
+                Contact.attempts < max_attempts,
+                or_(Contact.next_eligible_at.is_(None), Contact.next_eligible_at <= bindparam("when")),
+            )
+            .order_by(Contact.priority.desc(), Contact.next_eligible_at.is_not(None),
+                      Contact.next_eligible_at, Contact.id)
+            .limit(bindparam("limit"))
+        )
+        self._phones = (
+            select(ContactPhone.id, ContactPhone.contact_id, ContactPhone.e164, ContactPhone.timezones)
+            .where(ContactPhone.contact_id.in_(bindparam("ids", expanding=True)), ContactPhone.status == "ok")
+            .order_by(ContactPhone.contact_id, ContactPhone.position, ContactPhone.id)
+        )
+        self._take = (
+            update(Contact)
+            .where(
+                Contact.id == bindparam("cid"),
+                Contact.attempts == bindparam("before"),
+                Contact.status.in_(DIALABLE_STATUSES),
+            )
+            .values(status=ContactStatus.IN_CALL.value, attempts=bindparam("after"),
+                    last_attempt_at=bindparam("when"))
+        )
+        self._attempt = insert(CallAttempt).returning(CallAttempt.id)
+
+    def fetch(self, now: float, limit: int, exclude: Collection[int]) -> list[Lead]:
+        with self.db.connect() as conn:
+            rows = [
+                r for r in conn.execute(self._eligible, {"when": to_dt(now), "limit": limit + len(exclude)})
+                if r.id not in exclude
+            ][:limit]
+            if not rows:
+                return []
+            phones: dict[int, list[Any]] = {}
+            for phone in conn.execute(self._phones, {"ids": [r.id for r in rows]}):
+                phones.setdefault(phone.contact_id, []).append(phone)
+        leads = []
+        for row in rows:
+            options = phones.get(row.id)
+            if not options:
+                continue  # no usable phone: left for the list-health report, never dialed
+            phone = options[row.attempts % len(options)]
+            zones = tuple(phone.timezones or ())
+            if row.timezone:
+                zones = tuple(dict.fromkeys((*zones, row.timezone)))
+            leads.append(
+                Lead(row.id, phone.e164, row.attempts + 1, phone.id, zones, row.state, row.postal_code,
+                     row.priority)
+            )
+        return leads
+
+    def claim(self, leads: list[Lead], now: float) -> list[Lead]:
+        when = to_dt(now)
+        claimed = []
+        with self.db.begin() as conn:
+            for lead in leads:
+                moved = conn.execute(
+                    self._take,
+                    {"cid": lead.contact_id, "before": lead.attempt_number - 1,
+                     "after": lead.attempt_number, "when": when},
+                ).rowcount
+                if moved != 1:
+                    continue  # someone else took it, or it changed since it was fetched
+                try:
+                    with conn.begin_nested():
+                        attempt_id = conn.execute(self._attempt, {
+                            "campaign_id": self.campaign_id, "contact_id": lead.contact_id,
+                            "phone_id": lead.phone_id, "e164": lead.e164, "caller_id": "",
+                            "attempt_number": lead.attempt_number, "state": "queued", "queued_at": when,
+                            "notes": "",
+                        }).scalar_one()
+                except IntegrityError:
+                    continue
+                claimed.append(replace(lead, attempt_id=attempt_id))
+        return claimed
+
+    def defer(self, lead: Lead, until: float | None, codes: tuple[str, ...]) -> None:
+        values: dict[str, Any]
+        if until is not None:
+            values = {"next_eligible_at": to_dt(until)}
+        elif any(code.startswith("dnc_") for code in codes):
+            values = {"status": ContactStatus.DNC.value}
+        else:
+            values = {"status": ContactStatus.HELD.value}
+        with self.db.begin() as conn:
+            conn.execute(update(Contact).where(Contact.id == lead.contact_id).values(**values))
+
+
+class SqlDnc:
+    """Company and campaign do-not-call lists, read into memory and refreshed now and then."""
+
+    def __init__(self, db: Engine, *, refresh_s: float = 60.0,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.db = db
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._loaded_at: float | None = None
+        self._company: set[str] = set()
+        self._campaign: set[tuple[str, int]] = set()
+
+    def listed(self, e164: str, campaign_id: int) -> str | None:
+        self._maybe_refresh()
+        if e164 in self._company:
+            return "company"
+        if (e164, campaign_id) in self._campaign:
+            return "campaign"
+        return None
+
+    def add_company(self, e164: str) -> None:
+        self._company.add(e164)
+
+    def _maybe_refresh(self) -> None:
+        now = self.clock() if self.clock else datetime.now(UTC).timestamp()
+        if self._loaded_at is not None and now - self._loaded_at < self.refresh_s:
+            return
+        self._loaded_at = now
+        with self.db.connect() as conn:
+            rows = conn.execute(select(DncEntry.e164, DncEntry.campaign_id)).all()
+        self._company = {r.e164 for r in rows if r.campaign_id is None}
+        self._campaign = {(r.e164, r.campaign_id) for r in rows if r.campaign_id is not None}
+
+
+_ATTEMPT_COLUMNS = (
+    "carrier_call_id", "state", "answer_class", "amd_verdict", "end_reason", "placed_at", "ringing_at",
+    "answered_at", "amd_at", "agent_reserved_at", "connected_at", "abandoned_at", "message_played_at",
+    "ended_at", "wrap_ended_at", "agent_id", "ring_s", "talk_s", "wrap_s", "disposition",
+)
+
+
+class SqlRecorder:
+    """Writes call records, contact outcomes, agent moves and gate decisions.
+
+    ``autoflush`` writes at every event (a live dialer); a simulation turns it
+    off and calls ``flush`` on a timer, which is much faster on SQLite.
+    """
+
+    def __init__(
+        self,
+        db: Engine,
+        campaign_id: int,
+        retry: RetryPolicy,
+        *,
+        autoflush: bool = True,
+        dnc: SqlDnc | None = None,
+    ) -> None:
+        self.db = db
+        self.campaign_id = campaign_id
+        self.retry = retry
+        self.autoflush = autoflush
+        self.dnc = dnc
+        self._calls: dict[int, Call] = {}
+        self._finished: list[Call] = []
+        self._moves: list[dict[str, Any]] = []
+        self._decisions: list[dict[str, Any]] = []
+        self._rules: dict[str, DispositionRule] = {}
+        self._update_attempt = (
+            update(_table(CallAttempt))
+            .where(_table(CallAttempt).c.id == bindparam("attempt_id"))
+            .values({name: bindparam(name) for name in _ATTEMPT_COLUMNS})
+        )
+        self._update_contact = (
+            update(_table(Contact))
+            .where(_table(Contact).c.id == bindparam("contact_id"),
+                   _table(Contact).c.status == ContactStatus.IN_CALL.value)
+            .values(status=bindparam("new_status"), next_eligible_at=bindparam("next_at"),
+                    last_disposition=bindparam("code"))
+        )
+        with self.db.connect() as conn:
+            codes = conn.execute(
+                select(DispositionCode).where(
+                    or_(DispositionCode.campaign_id.is_(None), DispositionCode.campaign_id == campaign_id)
+                ).order_by(DispositionCode.campaign_id.is_not(None))
+            ).all()
+            for code in codes:  # campaign codes come last and override the defaults
+                self._rules[code.code] = DispositionRule(
+                    code.code, code.final, code.retry_after_min, code.adds_to_dnc, code.callback,
+                    code.human_answered,
+                )
+            self._agent_ids: dict[str, int] = {
+                row.login: row.id for row in conn.execute(select(Agent.login, Agent.id))
+            }
+
+    # Recorder ---------------------------------------------------------------------------
+    def call_changed(self, call: Call, milestone: str) -> None:
+        if call.attempt_id is not None:
+            self._calls[call.attempt_id] = call
+        if self.autoflush:
+            self.flush()
+
+    def call_finished(self, call: Call) -> None:
+        if call.attempt_id is not None:
+            self._calls[call.attempt_id] = call
+        self._finished.append(call)
+        if self.autoflush:
+            self.flush()
+
+    def agent_moved(self, move: AgentMove) -> None:
+        self._moves.append({"login": move.agent_id, "state": move.new.value, "reason": move.reason,
+                            "at": to_dt(move.at)})
+        if self.autoflush:
+            self.flush()
+
+    # DecisionLog ------------------------------------------------------------------------
+    def record(self, lead: Lead, decision: Decision, path: str) -> None:
+        self._decisions.append({
+            "at": decision.at, "campaign_id": self.campaign_id, "contact_id": lead.contact_id,
+            "e164": lead.e164, "path": path, "allowed": decision.allowed,
+            "reasons": [
+                {"rule": r.rule, "code": r.code, "passed": r.passed, "detail": r.detail}
+                for r in decision.results
+            ],
+            "next_allowed_at": None if decision.allowed else decision.next_allowed_at,
+        })
+        if self.autoflush:
+            self.flush()
+
+    # writing ----------------------------------------------------------------------------
+    def flush(self) -> None:
+        if not (self._calls or self._finished or self._moves or self._decisions):
+            return
+        calls, self._calls = self._calls, {}
+        finished, self._finished = self._finished, []
+        moves, self._moves = self._moves, []
+        decisions, self._decisions = self._decisions, []
+        with self.db.begin() as conn:
+            if decisions:
+                conn.execute(insert(DialDecisionRecord), decisions)
+            if moves:
+                self._write_moves(conn, moves)
+            if calls:
+                rows = []
+                for attempt_id, call in calls.items():
+                    row = attempt_row(call)
+                    login = row.pop("agent_login")
+                    row["agent_id"] = self._agent_ids.get(login) if login else None
+                    row["attempt_id"] = attempt_id
+                    rows.append(row)
+                conn.execute(self._update_attempt, rows)
+            outcomes = [self._outcome(conn, call) for call in finished]
+            if outcomes:
+                conn.execute(self._update_contact, outcomes)
+
+    def _write_moves(self, conn: Connection, moves: list[dict[str, Any]]) -> None:
+        for login in {m["login"] for m in moves} - set(self._agent_ids):
+            self._agent_ids[login] = conn.execute(
+                insert(Agent).values(login=login, name=login, state="offline").returning(Agent.id)
+            ).scalar_one()
+        conn.execute(insert(AgentStateChange), [
+            {"agent_id": self._agent_ids[m["login"]], "campaign_id": self.campaign_id,
+             "state": m["state"], "reason": m["reason"], "at": m["at"]} for m in moves
+        ])
+        last: dict[str, dict[str, Any]] = {m["login"]: m for m in moves}
+        conn.execute(
+            update(_table(Agent)).where(_table(Agent).c.id == bindparam("agent_id"))
+            .values(state=bindparam("new_state"), state_since=bindparam("since")),
+            [{"agent_id": self._agent_ids[login], "new_state": m["state"], "since": m["at"]}
+             for login, m in last.items()],
+        )
+
+    def _outcome(self, conn: Connection, call: Call) -> dict[str, Any]:
+        """Decide the contact's next step; return its row update (DNC and bad phones written here)."""
+        code = call.disposition or "NA"
+        rule = self._rules.get(code) or DispositionRule(code)
+        ended = call.at("wrap_ended") or call.at("ended") or call.at("queued") or 0.0
+        step = next_step(rule, attempts=call.attempt_number, policy=self.retry, now=ended)
+        status, next_at = step.status, step.next_eligible_at
+        if step.phone_bad and call.phone_id is not None:
+            conn.execute(update(ContactPhone).where(ContactPhone.id == call.phone_id).values(status="bad"))
+            others = conn.scalar(
+                select(ContactPhone.id).where(
+                    ContactPhone.contact_id == call.contact_id, ContactPhone.status == "ok"
+                ).limit(1)
+            )
+            if others is not None and call.attempt_number < self.retry.max_attempts:
+                status, next_at = ContactStatus.RETRY.value, ended
+        if step.add_to_dnc:
+            exists = conn.scalar(select(DncEntry.id).where(
+                and_(DncEntry.e164 == call.e164, DncEntry.campaign_id.is_(None))))
+            if exists is None:
+                conn.execute(insert(DncEntry).values(
+                    e164=call.e164, campaign_id=None, reason=f"disposition {code}", source="agent",
+                    added_at=to_dt(ended)))
+            if self.dnc is not None:
+                self.dnc.add_company(call.e164)
+        return {"contact_id": call.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": code}
+
+
+def attempt_row(call: Call) -> dict[str, Any]:
+    """The call_attempts row for a call, rebuilt whole from its milestones."""
+    answer_class = call.answer_class
+    talk = call.seconds("connected", "ended")
+    wrap = call.seconds("ended", "wrap_ended")
+    return {
+        "carrier_call_id": call.carrier_sid,
+        "state": call.state.value,
+        "answer_class": answer_class.value if answer_class else None,
+        "amd_verdict": call.amd_verdict,
+        "end_reason": call.end_status,
+        "placed_at": to_dt(call.at("queued")),
+        "ringing_at": to_dt(call.at("ringing")),
+        "answered_at": to_dt(call.at("answered")),
+        "amd_at": to_dt(call.at("amd")),
+        "agent_reserved_at": to_dt(call.at("reserved")),
+        "connected_at": to_dt(call.at("connected")),
+        "abandoned_at": to_dt(call.at("abandoned")),
+        "message_played_at": to_dt(call.at("message_played")),
+        "ended_at": to_dt(call.at("ended")),
+        "wrap_ended_at": to_dt(call.at("wrap_ended")),
+        "agent_login": call.agent_id,
+        "ring_s": call.seconds("ringing", "answered") if call.is_answered else call.seconds("ringing", "ended"),
+        "talk_s": talk if call.has("connected") else None,
+        "wrap_s": wrap,
+        "disposition": call.disposition,
+    }

@@ -1,0 +1,54 @@
+"""The carrier interface: what the engine asks of Twilio or of the simulated carrier.
+
+Calls are asynchronous: ``place_call`` returns the carrier's call id at once
+and everything after (ringing, answer, verdict, bridge, end) comes back as
+``CarrierEvent``s through the engine's ``on_carrier_event``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    call_id: str  # the engine's id, echoed in webhooks so events find their call
+    to: str  # E.164
+    caller_id: str  # E.164
+    ring_timeout_s: float
+    amd: bool = True
+
+
+class CarrierError(Exception):
+    """The carrier refused a request.
+
+    ``permanent`` marks a number that will never work (mark it bad, never
+    retry); ``retry_after_s`` asks us to back off (rate limited).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after_s = retry_after_s
+
+
+class Carrier(Protocol):
+    @property
+    def cps_limit(self) -> float | None:
+        """The account's calls-per-second limit, when known."""
+        ...
+
+    def place_call(self, request: DialRequest) -> str: ...
+
+    def connect(self, call_sid: str, agent_id: str) -> None:
+        """Bridge an answered call to the agent's audio leg."""
+        ...
+
+    def play_and_hangup(self, call_sid: str, message: str) -> None:
+        """Play a message (the drop message, a voicemail) and hang up."""
+        ...
+
+    def hangup(self, call_sid: str) -> None:
+        """End the call; ending a call that already ended is not an error."""
+        ...
