@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.db import make_engine, make_session_factory, upgrade
 from campaigns.models import Agent, Campaign, Contact, ContactList, ContactPhone
 from campaigns.services import create_campaign, start_campaign
-from campaigns.store import SqlDnc, SqlLeadSource, SqlRecorder
+from campaigns.store import SqlDnc, SqlLeadSource, SqlRecorder, recover_interrupted_attempts
 from compliance.gate import CallingWindow, CampaignPolicy, Decision, DialTarget, default_gate
 from dialer.carriers.simulated import SimulatedCarrier
 from dialer.clock import VirtualLoop
@@ -236,6 +236,7 @@ class Rig:
             )
 
         loop = VirtualLoop(plan.first_start)
+        recover_interrupted_attempts(db, campaign_id, now=plan.first_start, retry=retry)
         source: SqlLeadSource
         if feeder is not None:
             source = ToppedUpSource(feeder, db=db, campaign_id=campaign_id, max_attempts=retry.max_attempts)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.models import (
@@ -382,3 +382,42 @@ def attempt_row(call: Call) -> dict[str, Any]:
         "wrap_s": wrap,
         "disposition": call.disposition,
     }
+
+
+def recover_interrupted_attempts(
+    db: Engine, campaign_id: int, *, now: float, retry: RetryPolicy, older_than_s: float = 600.0
+) -> int:
+    """Close the attempts a dialer claimed and never finished (it died), and let their contacts retry.
+
+    The attempt keeps its number, so the contact's next dial is a new
+    attempt: a crash never makes the same attempt twice.  Whether the call
+    rang is unknown here, so it is closed as ``interrupted`` (at ``now``) and
+    the contact waits the campaign's retry delay, as after a no-answer.
+    """
+    cutoff = to_dt(now - older_than_s)
+    at = to_dt(now)
+    with db.begin() as conn:
+        stale = conn.execute(
+            select(CallAttempt.id, CallAttempt.contact_id, CallAttempt.attempt_number).where(
+                CallAttempt.campaign_id == campaign_id,
+                CallAttempt.ended_at.is_(None),
+                CallAttempt.queued_at < cutoff,
+            )
+        ).all()
+        for attempt in stale:
+            conn.execute(
+                update(CallAttempt).where(CallAttempt.id == attempt.id).values(
+                    state="ended", end_reason="interrupted", ended_at=at,
+                    disposition=func.coalesce(CallAttempt.disposition, "NA"),
+                )
+            )
+            exhausted = attempt.attempt_number >= retry.max_attempts
+            conn.execute(
+                update(Contact)
+                .where(Contact.id == attempt.contact_id, Contact.status == ContactStatus.IN_CALL.value)
+                .values(
+                    status=ContactStatus.EXHAUSTED.value if exhausted else ContactStatus.RETRY.value,
+                    next_eligible_at=None if exhausted else to_dt(now + retry.delay_s(attempt.attempt_number)),
+                )
+            )
+    return len(stale)

@@ -176,7 +176,7 @@ def _zones(names: Iterable[str]) -> list[ZoneInfo]:
     for name in names:
         try:
             zones.append(ZoneInfo(name))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "America"
             continue
     return zones
 

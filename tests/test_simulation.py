@@ -45,7 +45,7 @@ def test_a_run_is_a_pure_function_of_scenario_pacer_and_seed() -> None:
     other = run_simulation(small(), "ratio:1.5", 8)
     assert without_figures_of_the_machine(first) == without_figures_of_the_machine(again)
     assert without_figures_of_the_machine(first) != without_figures_of_the_machine(other)
-    assert REQUIRED_KEYS <= set(first)
+    assert set(first) >= REQUIRED_KEYS
 
 
 @pytest.mark.parametrize("path", shared_scenarios(), ids=lambda p: p.stem)
@@ -122,7 +122,7 @@ def test_the_simulate_command_prints_one_json_object(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["simulate", str(path), "--pacer", "ratio:1.2", "--seed", "3", "--json"])
     assert out.exit_code == 0, out.output
     result = json.loads(out.output)
-    assert REQUIRED_KEYS <= set(result)
+    assert set(result) >= REQUIRED_KEYS
     assert result["pacer"] == "ratio:1.2"
     assert result["seed"] == 3
 

@@ -142,5 +142,4 @@ def make_pacer(spec: str) -> Pacer:
 
 
 def _load_builtin() -> None:
-    if not _REGISTRY:
-        from dialer.pacing import basic  # noqa: F401  (registers on import)
+    from dialer.pacing import basic  # noqa: F401  (registers on first import, even after an outside pacer)
