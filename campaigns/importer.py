@@ -72,6 +72,8 @@ import os
 import re
 import time
 import zoneinfo
+from array import array
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -174,9 +176,7 @@ _ALIASES = _build_aliases(
         "postal_code": "zip zipcode postalcode postcode zip5 postal zippostalcode zippostal",
         "timezone": "timezone tz timezonename",
         "priority": "priority",
-        "external_id": (
-            "id externalid customerid accountid leadid contactid crmid recordid clientid reference ref"
-        ),
+        "external_id": ("id externalid customerid accountid leadid contactid crmid recordid clientid reference ref"),
     }
 )
 
@@ -356,9 +356,7 @@ def _layout(header: list[str], mapping: dict[str, str] | None) -> _Layout:
             continue
         chosen = [i for i in claimants if i in explicit]
         if len(chosen) > 1:
-            raise ListImportError(
-                f"columns {shown[chosen[0]]!r} and {shown[chosen[1]]!r} are both mapped to {name}"
-            )
+            raise ListImportError(f"columns {shown[chosen[0]]!r} and {shown[chosen[1]]!r} are both mapped to {name}")
         winner = chosen[0] if chosen else claimants[0]
         for i in claimants:
             if i != winner:
@@ -469,9 +467,7 @@ class _LineFeed:
         self.pending.append(line)
         self.pending_bytes += line[2]
         self.flags |= line[3]
-        if len(self.pending) > MAX_RECORD_LINES or (
-            self.pending_bytes > MAX_RECORD_BYTES and len(self.pending) > 1
-        ):
+        if len(self.pending) > MAX_RECORD_LINES or (self.pending_bytes > MAX_RECORD_BYTES and len(self.pending) > 1):
             raise _RecordOverflow
         return line[0]
 
@@ -501,9 +497,7 @@ class _LineFeed:
             flags |= _ENC
             text = raw.decode(self.encoding, "backslashreplace")
             bad = raw[exc.start : max(exc.end, exc.start + 1)][:8].hex(" ")
-            detail = (
-                f"line {self.line_no}: byte(s) {bad} at byte {exc.start + 1} are not valid {self.encoding}"
-            )
+            detail = f"line {self.line_no}: byte(s) {bad} at byte {exc.start + 1} are not valid {self.encoding}"
         return (text, self.line_no, len(raw), flags, detail)
 
 
@@ -538,9 +532,7 @@ def _check_encoding(name: str) -> str:
     except (UnicodeError, LookupError):
         ascii_compatible = False
     if not ascii_compatible:
-        raise ListImportError(
-            f"encoding {name!r} is not supported: use UTF-8 or a single-byte encoding such as cp1252"
-        )
+        raise ListImportError(f"encoding {name!r} is not supported: use UTF-8 or a single-byte encoding such as cp1252")
     return "utf-8" if info.name == "utf-8-sig" else info.name
 
 
@@ -577,10 +569,13 @@ class _Writer:
     """Inserts batches of contacts and phones; ``insert_contacts`` returns their ids in order.
 
     SQLAlchemy's per-row parameter handling costs more than SQLite itself, so on
-    SQLite rows go straight to the driver's executemany and the ids are read
-    back from ``last_insert_rowid()``: the batch holds the write lock, so its
-    rowids are consecutive, and ``_check_ids`` verifies it before phones point
-    at them.  Other databases use Core ``INSERT ... RETURNING`` in parameter order.
+    SQLite rows go straight to the driver's executemany, with JSON and
+    timestamps converted by the same bind processors SQLAlchemy would use
+    (time-zone lists and the batch's timestamp once each), and the ids are read back from
+    ``last_insert_rowid()``: the batch holds the write lock, so its rowids are
+    consecutive, and ``_check_ids`` verifies it before phones point at them.
+    Other databases use Core ``INSERT ... RETURNING`` in parameter order, with
+    Python values.
     """
 
     CONTACT_COLS = (
@@ -591,29 +586,40 @@ class _Writer:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        conn = session.connection()
-        self.dialect: Dialect = conn.dialect
-        self.fast = self.dialect.name == "sqlite"
+        self.dialect: Dialect = session.connection().dialect
         self.contacts = cast(Table, Contact.__table__)
         self.phones = cast(Table, ContactPhone.__table__)
-        if self.fast:
-            self._contact_sql, self._contact_procs = self._compile(self.contacts, self.CONTACT_COLS)
-            self._phone_sql, self._phone_procs = self._compile(self.phones, self.PHONE_COLS)
-        self._json_memo: dict[tuple[str, ...], Any] = {}
+        self.fast = False
+        self._zones_memo: dict[tuple[bool, tuple[str, ...]], Any] = {}
+        self._json_proc: Callable[[Any], Any] = _same
+        self._time_proc: Callable[[Any], Any] = _same
+        if self.dialect.name == "sqlite":
+            contact_sql, contact_procs = self._compile(self.contacts, self.CONTACT_COLS)
+            phone_sql, phone_procs = self._compile(self.phones, self.PHONE_COLS)
+            # Only the columns bound here may need conversion; anything else means
+            # the model changed in a way this shortcut does not know.
+            if contact_procs <= {"custom_fields", "created_at"} and phone_procs <= {"timezones"}:
+                self.fast = True
+                self._contact_sql, self._phone_sql = contact_sql, phone_sql
+                self._json_proc = self.contacts.c.custom_fields.type.bind_processor(self.dialect) or _same
+                self._time_proc = self.contacts.c.created_at.type.bind_processor(self.dialect) or _same
+        self._empty_json = self._json_proc({})
 
-    def _compile(
-        self, table: Table, cols: tuple[str, ...]
-    ) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
+    def _compile(self, table: Table, cols: tuple[str, ...]) -> tuple[str, set[str]]:
         stmt = insert(table).values({name: bindparam(name) for name in cols})
         compiled = stmt.compile(dialect=self.dialect)
         if not compiled.positional or list(compiled.positiontup or ()) != list(cols):
-            raise RuntimeError("the compiled insert does not take its parameters in column order")
-        procs: list[tuple[int, Callable[[Any], Any]]] = []
-        for i, name in enumerate(cols):
-            proc = table.c[name].type.bind_processor(self.dialect)
-            if proc is not None:
-                procs.append((i, proc))
+            return "", {"?"}
+        procs = {name for name in cols if table.c[name].type.bind_processor(self.dialect) is not None}
         return str(compiled), procs
+
+    def zones(self, zones: tuple[str, ...]) -> Any:
+        """The timezones column value: few distinct lists in a file, so each is converted once."""
+        key = (self.fast, zones)
+        done = self._zones_memo.get(key)
+        if done is None:
+            done = self._zones_memo[key] = self._json_proc(list(zones)) if self.fast else list(zones)
+        return done
 
     def insert_contacts(self, rows: list[tuple[Any, ...]]) -> list[int]:
         if not self.fast:
@@ -621,7 +627,20 @@ class _Writer:
             params = [dict(zip(self.CONTACT_COLS, row, strict=True)) for row in rows]
             return list(self.session.execute(stmt, params).scalars())
         conn = self.session.connection()
-        conn.exec_driver_sql(self._contact_sql, self._processed(rows, self._contact_procs))
+        json, empty, stamp = self._json_proc, self._empty_json, rows[0][14]
+        bound_stamp, bind_time = self._time_proc(stamp), self._time_proc
+        bound = [
+            (
+                *row[:10],
+                json(row[10]) if row[10] else empty,
+                row[11],
+                row[12],
+                row[13],
+                bound_stamp if row[14] is stamp else bind_time(row[14]),
+            )
+            for row in rows
+        ]
+        conn.exec_driver_sql(self._contact_sql, bound)
         last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
         first = last - len(rows) + 1
         self._check_ids(conn, first, last, rows)
@@ -640,32 +659,22 @@ class _Writer:
     def insert_phones(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        # In number order, the unique index on (campaign, number) is filled
+        # page by page instead of at random.
+        rows.sort(key=_by_number)
         if not self.fast:
             params = [dict(zip(self.PHONE_COLS, row, strict=True)) for row in rows]
             self.session.execute(insert(self.phones), params)
             return
-        self.session.connection().exec_driver_sql(self._phone_sql, self._processed(rows, self._phone_procs))
+        self.session.connection().exec_driver_sql(self._phone_sql, rows)
 
-    def _processed(
-        self, rows: list[tuple[Any, ...]], procs: list[tuple[int, Callable[[Any], Any]]]
-    ) -> list[tuple[Any, ...]]:
-        if not procs:
-            return rows
-        out = []
-        memo = self._json_memo
-        for row in rows:
-            values = list(row)
-            for i, proc in procs:
-                value = values[i]
-                if type(value) is tuple:  # candidate time zones: few distinct, serialize once
-                    done = memo.get(value)
-                    if done is None:
-                        done = memo[value] = proc(list(value))
-                    values[i] = done
-                else:
-                    values[i] = proc(value)
-            out.append(tuple(values))
-        return out
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _by_number(row: tuple[Any, ...]) -> str:
+    return cast(str, row[2])
 
 
 # --------------------------------------------------------------------------- import
@@ -706,9 +715,7 @@ def import_contacts(
         raise ValueError("batch_size must be at least 1")
     own_session = not isinstance(session_factory_or_session, Session)
     session = (
-        session_factory_or_session
-        if isinstance(session_factory_or_session, Session)
-        else session_factory_or_session()
+        session_factory_or_session if isinstance(session_factory_or_session, Session) else session_factory_or_session()
     )
     try:
         return _Import(
@@ -789,9 +796,14 @@ class _Import:
         self.reject_writer: Any = None
         self.reject_file: TextIO | None = None
         self.own_reject_file = False
-        # Every E.164 number of the campaign as an int: 0 = there before this
-        # import, N = first seen on row N of this file.
-        self.seen: dict[int, int] = {}
+        # Numbers as ints (E.164 digits), for deduplication without a query per row:
+        # the campaign's before this import (sorted, 8 bytes each), those this
+        # import queued or landed, the row of each in the batch being built, and
+        # those another import landed meanwhile.
+        self.existing: array[int] = array("q")
+        self.seen: set[int] = set()
+        self.batch_first: dict[int, int] = {}
+        self.taken: set[int] = set()
         self.contact_rows: list[tuple[Any, ...]] = []
         self.contact_phones: list[list[_Kept]] = []
 
@@ -847,9 +859,7 @@ class _Import:
                 raise ListImportError(f"the file is {what}")
         if first.startswith(codecs.BOM_UTF8):
             if self.encoding and _check_encoding(self.encoding) != "utf-8":
-                self.report.notes.append(
-                    f"the file starts with a UTF-8 mark; read as UTF-8, not {self.encoding}"
-                )
+                self.report.notes.append(f"the file starts with a UTF-8 mark; read as UTF-8, not {self.encoding}")
             return "utf-8"
         return _check_encoding(self.encoding or "utf-8")
 
@@ -893,9 +903,7 @@ class _Import:
             detail = str(exc) if isinstance(exc, csv.Error) else "a quote in it is never closed"
             raise ListImportError(f"row {row} (the header) cannot be read: {detail}", row=row) from None
         if len(feed.pending) > 1:
-            self.report.notes.append(
-                f"the header spans {len(feed.pending)} lines (a quoted name with a line break)"
-            )
+            self.report.notes.append(f"the header spans {len(feed.pending)} lines (a quoted name with a line break)")
         self.report.bytes_read = feed.bytes_read
         return header, row, dialect
 
@@ -915,12 +923,30 @@ class _Import:
         self.report.list_id = contact_list.id
 
     def _load_campaign_numbers(self) -> None:
-        seen = self.seen
         stmt = select(ContactPhone.e164).where(ContactPhone.campaign_id == self.campaign_id)
-        for e164 in self.session.execute(stmt.execution_options(yield_per=20_000)).scalars():
-            digits = e164[1:] if e164.startswith("+") else e164
-            if digits.isdigit():
-                seen[int(digits)] = 0
+        numbers = self.session.execute(stmt.execution_options(yield_per=20_000)).scalars()
+        self.existing = array("q", sorted(int(e[1:]) for e in numbers if e[1:].isdigit()))
+
+    def _in_campaign(self, key: int) -> bool:
+        existing = self.existing
+        if existing:
+            i = bisect_left(existing, key)
+            if i < len(existing) and existing[i] == key:
+                return True
+        return key in self.taken
+
+    def _first_row(self, e164: str) -> int | None:
+        """The row of this file that already holds ``e164``, for the reject detail."""
+        stmt = (
+            select(Contact.source_row)
+            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
+            .where(
+                ContactPhone.campaign_id == self.campaign_id,
+                ContactPhone.e164 == e164,
+                Contact.list_id == self.list_id,
+            )
+        )
+        return self.session.execute(stmt).scalar()
 
     def _open_rejects(self, header: list[str]) -> None:
         target = self.rejects_target
@@ -930,9 +956,7 @@ class _Import:
             try:
                 self.reject_file = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
             except OSError as exc:
-                raise ListImportError(
-                    f"cannot write the reject file {str(target)!r}: {exc.strerror}"
-                ) from None
+                raise ListImportError(f"cannot write the reject file {str(target)!r}: {exc.strerror}") from None
             self.own_reject_file = True
             self.report.rejects_file = str(target)
         else:
@@ -1015,9 +1039,7 @@ class _Import:
                 except ValueError:
                     number = None
                 if number is None or not -(2**31) <= number < 2**31:
-                    self._reject(
-                        row, "bad_priority", f"priority {value[:40]!r} is not a whole number", cells, feed
-                    )
+                    self._reject(row, "bad_priority", f"priority {value[:40]!r} is not a whole number", cells, feed)
                     return
                 values[name] = number
                 continue
@@ -1069,26 +1091,29 @@ class _Import:
 
         seen = self.seen
         kept: list[_Kept] = []
-        dups: list[tuple[str, str, int]] = []
+        dups: list[tuple[str, str, int]] = []  # (label, e164, first row; 0 = in the campaign before)
         for info, label in found:
             key = int(info.e164[1:])
-            first = seen.get(key)
-            if first is None:
+            if key in seen:
+                first = self.batch_first.get(key)
+                if first == row:
+                    continue  # the same number twice on one row is kept once, silently
+                dups.append((label, info.e164, first or self._first_row(info.e164) or 0))
+            elif self._in_campaign(key):
+                dups.append((label, info.e164, 0))
+            else:
                 kept.append((info.e164, label, info.timezones, key))
-                seen[key] = row
-            elif first != row:  # the same number twice on one row is kept once, silently
-                dups.append((label, info.e164, first))
+                seen.add(key)
+                self.batch_first[key] = row
         if not kept:
             label, e164, first = dups[0]
             self.report.duplicates += 1
             if first:
-                self._reject(
-                    row, "duplicate_in_list", f"{label} {e164} is already on row {first}", cells, feed
-                )
+                detail = f"{label} {e164} is already on row {first}"
+                self._reject(row, "duplicate_in_list", detail, cells, feed)
             else:
-                self._reject(
-                    row, "duplicate_in_campaign", f"{label} {e164} is already in the campaign", cells, feed
-                )
+                detail = f"{label} {e164} is already in the campaign"
+                self._reject(row, "duplicate_in_campaign", detail, cells, feed)
             return
         if bad or dups:
             self._dropped(row, bad, dups, len(kept), cells)
@@ -1148,9 +1173,7 @@ class _Import:
             if long_line is None:  # csv errors always follow a line read; kept for safety
                 self._reject(row, "bad_quoting", what, [], feed)
                 return
-            detail = (
-                f"line {long_line[1]} is {long_line[2]:,} bytes long; lines may be at most {MAX_LINE_BYTES:,}"
-            )
+            detail = f"line {long_line[1]} is {long_line[2]:,} bytes long; lines may be at most {MAX_LINE_BYTES:,}"
             self._reject(row, "field_too_long", detail, [], feed, line=long_line[1])
             return
         first = pending[0]
@@ -1168,9 +1191,7 @@ class _Import:
                 why = "is still open at the end of the file"
             else:
                 reason, why = "bad_quoting", f"ends badly on line {pending[-1][1]} ({what})"
-            detail = (
-                f"a quote opened on line {first[1]} {why}; the lines after it are read as rows of their own"
-            )
+            detail = f"a quote opened on line {first[1]} {why}; the lines after it are read as rows of their own"
         elif end_of_data:
             reason, detail = (
                 "unterminated_quote",
@@ -1222,9 +1243,7 @@ class _Import:
             counts["bad_number"] = counts.get("bad_number", 0) + 1
         for label, e164, first in dups:
             reason = "duplicate_in_list" if first else "duplicate_in_campaign"
-            parts.append(
-                f"{label} {e164}: {reason}: already in " + (f"row {first}" if first else "the campaign")
-            )
+            parts.append(f"{label} {e164}: {reason}: already in " + (f"row {first}" if first else "the campaign"))
             counts[reason] = counts.get(reason, 0) + 1
         detail = "; ".join(parts) + f"; the contact was imported with {kept} phone(s)"
         if self.reject_writer is not None:
@@ -1241,7 +1260,7 @@ class _Import:
             self._insert(writer)
         except _IdsNotConsecutive:
             self.session.rollback()
-            writer.fast = False
+            writer.fast = False  # Core inserts with RETURNING from now on
             self.report.notes.append("contact ids were not consecutive; switched to INSERT ... RETURNING")
             self._insert(writer)
         except IntegrityError:
@@ -1252,6 +1271,7 @@ class _Import:
             self._insert(writer)
         self.contact_rows = []
         self.contact_phones = []
+        self.batch_first = {}
         if self.reject_file is not None:
             self.reject_file.flush()
 
@@ -1267,7 +1287,7 @@ class _Import:
                 for position, (e164, label, zones, _key) in enumerate(kept):
                     if not zones:
                         no_tz += 1
-                    phone_rows.append((contact_id, campaign_id, e164, label, position, zones, "ok", 0))
+                    phone_rows.append((contact_id, campaign_id, e164, label, position, writer.zones(zones), "ok", 0))
             writer.insert_phones(phone_rows)
             phone_count = len(phone_rows)
         self.session.execute(
@@ -1298,7 +1318,8 @@ class _Import:
         for contact, kept in zip(self.contact_rows, self.contact_phones, strict=True):
             for p in kept:
                 if p[0] in taken:
-                    self.seen[p[3]] = 0
+                    self.seen.discard(p[3])
+                    self.taken.add(p[3])
             left = [p for p in kept if p[0] not in taken]
             if left:
                 rows.append(contact)

@@ -64,12 +64,12 @@ class SqlLeadSource:
         self._eligible = (
             select(
                 Contact.id, Contact.attempts, Contact.priority, Contact.state,
-                Contact.postal_code, Contact.timezone,
+                Contact.postal_code, Contact.timezone, Contact.status,
             )
             .where(
                 Contact.campaign_id == campaign_id,
                 Contact.status.in_(DIALABLE_STATUSES),
-                Contact.attempts < max_attempts,
+                or_(Contact.attempts < max_attempts, Contact.status == ContactStatus.CALLBACK.value),
                 or_(Contact.next_eligible_at.is_(None), Contact.next_eligible_at <= bindparam("when")),
             )
             .order_by(Contact.priority.desc(), Contact.next_eligible_at.is_not(None),
@@ -115,7 +115,7 @@ class SqlLeadSource:
                 zones = tuple(dict.fromkeys((*zones, row.timezone)))
             leads.append(
                 Lead(row.id, phone.e164, row.attempts + 1, phone.id, zones, row.state, row.postal_code,
-                     row.priority)
+                     row.priority, callback=row.status == ContactStatus.CALLBACK.value)
             )
         return leads
 
@@ -150,6 +150,8 @@ class SqlLeadSource:
             values = {"next_eligible_at": to_dt(until)}
         elif any(code.startswith("dnc_") for code in codes):
             values = {"status": ContactStatus.DNC.value}
+        elif "max_attempts" in codes:
+            values = {"status": ContactStatus.EXHAUSTED.value}
         else:
             values = {"status": ContactStatus.HELD.value}
         with self.db.begin() as conn:

@@ -172,12 +172,17 @@ def next_time_inside(window: CallingWindow, zones: Sequence[ZoneInfo], now: date
 
 
 def _zones(names: Iterable[str]) -> list[ZoneInfo]:
+    """The candidate zones, or none at all when any of them is not a zone we know.
+
+    A candidate we cannot read might be the one where it is 7 in the morning,
+    so one unreadable name makes the whole set unknown.
+    """
     zones = []
     for name in names:
         try:
             zones.append(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "America"
-            continue
+            return []
     return zones
 
 

@@ -58,7 +58,7 @@ class VirtualLoop:
         return timer
 
     def call_later(self, delay: float, action: Callable[[], None]) -> Timer:
-        return self.call_at(self._now + max(0.0, delay), action)
+        return self.call_at(self.now() + max(0.0, delay), action)
 
     def next_time(self) -> float | None:
         while self._heap and self._heap[0][2].cancelled:
@@ -97,7 +97,7 @@ class RealtimeLoop(VirtualLoop):
         while (current := self._clock()) < end:
             self.run_until(current)
             nxt = self.next_time()
-            wait = min(max_step, end - current if nxt is None else max(0.0, nxt - current))
+            wait = min(max_step, end - current, float("inf") if nxt is None else max(0.0, nxt - current))
             if wait > 0:
                 self._sleep(wait)
         self.run_until(self._clock())

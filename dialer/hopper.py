@@ -29,6 +29,7 @@ class Lead:
     state: str | None = None
     postal_code: str | None = None
     priority: int = 0
+    callback: bool = False  # a callback someone asked for: dialed even past the attempt limit
     attempt_id: int | None = None  # set by the source when the lead is claimed
 
 
@@ -89,10 +90,12 @@ class Hopper:
     def _passing(self, wanted: int, now: float) -> list[Lead]:
         passed: list[Lead] = []
         while len(passed) < wanted:
-            if not self._buffer and not self._refill(now):
+            if not self._buffer and not self._refill(now, {lead.contact_id for lead in passed}):
                 break
             lead = self._buffer.popleft()
-            if lead.attempt_number > self.max_attempts:
+            if lead.attempt_number > self.max_attempts and not lead.callback:
+                self.blocked["max_attempts"] += 1
+                self.source.defer(lead, None, ("max_attempts",))
                 continue
             decision = self.check(lead, now)
             self.log.record(lead, decision, "hopper")
@@ -104,8 +107,9 @@ class Hopper:
                 self.source.defer(lead, nxt.timestamp() if nxt else None, decision.codes)
         return passed
 
-    def _refill(self, now: float) -> bool:
-        exclude = {lead.contact_id for lead in self._buffer}
+    def _refill(self, now: float, passed: set[int]) -> bool:
+        """Fetch more, leaving out what is buffered and what passed the gate but is not claimed yet."""
+        exclude = {lead.contact_id for lead in self._buffer} | passed
         fresh = self.source.fetch(now, self.size, exclude)
         self._buffer.extend(fresh)
         self.exhausted = not fresh

@@ -76,7 +76,8 @@ def next_step(
     if rule.final:
         return ContactUpdate("done", None, rule.code)
     if rule.callback:
-        when = callback_at if callback_at is not None else now + 60.0 * (rule.retry_after_min or 60)
+        minutes = 60 if rule.retry_after_min is None else rule.retry_after_min
+        when = callback_at if callback_at is not None else now + 60.0 * minutes
         return ContactUpdate("callback", when, rule.code)
     if attempts >= policy.max_attempts:
         return ContactUpdate("exhausted", None, rule.code)

@@ -69,9 +69,7 @@ def test_working_means_logged_in_and_not_paused() -> None:
 # --- every move, allowed or not ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("old", "new"), list(itertools.product(ALL_STATES, ALL_STATES)), ids=lambda s: str(s)
-)
+@pytest.mark.parametrize(("old", "new"), list(itertools.product(ALL_STATES, ALL_STATES)), ids=lambda s: str(s))
 def test_a_move_succeeds_exactly_when_the_table_allows_it(old: AgentState, new: AgentState) -> None:
     board = board_with("a1", old, at=10.0)
     before = board.get("a1")
