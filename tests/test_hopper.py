@@ -6,8 +6,6 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import pytest
-
 from compliance.gate import CampaignPolicy, Decision, DialTarget, RuleResult, default_gate
 from dialer.hopper import Hopper, Lead
 
