@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from dialer.agents import AgentBoard, AgentMove, AgentState, AgentStateError
-from dialer.calls import AnswerClass, Call
+from dialer.calls import Call
 from dialer.carrier import Carrier, CarrierError, DialRequest
 from dialer.clock import Timer, Timers
 from dialer.events import CallEnd, CarrierEvent, CarrierEventKind
@@ -125,7 +125,6 @@ class Engine:
         self._waiting: list[str] = []  # answered people without an agent, oldest first
         self._tick_timer: Timer | None = None
         self._running = False
-        self._next_call = 0
 
     # ------------------------------------------------------------------ running
     def start(self) -> None:
@@ -175,17 +174,7 @@ class Engine:
     # ------------------------------------------------------------------ placing
     def _place(self, lead: Lead, now: float) -> None:
         cfg = self.config
-        self._next_call += 1
-        call = Call(
-            call_id=f"c{cfg.campaign_id}-{lead.contact_id}-{lead.attempt_number}",
-            campaign_id=cfg.campaign_id,
-            contact_id=lead.contact_id,
-            e164=lead.e164,
-            attempt_number=lead.attempt_number,
-            phone_id=lead.phone_id,
-            attempt_id=lead.attempt_id,
-        )
-        call.mark("queued", now)
+        call = self._new_call(lead, now)
         live = _Live(call)
         self._live[call.call_id] = live
         if self.pacer.agent_bound:
@@ -214,12 +203,24 @@ class Engine:
         self._by_sid[sid] = call.call_id
         self.recorder.call_changed(call, "queued")
 
+    def _new_call(self, lead: Lead, now: float) -> Call:
+        """The call for a claimed lead; its id names the campaign, contact and attempt, so it is unique."""
+        campaign_id = self.config.campaign_id
+        call = Call(
+            call_id=f"c{campaign_id}-{lead.contact_id}-{lead.attempt_number}",
+            campaign_id=campaign_id,
+            contact_id=lead.contact_id,
+            e164=lead.e164,
+            attempt_number=lead.attempt_number,
+            phone_id=lead.phone_id,
+            attempt_id=lead.attempt_id,
+        )
+        call.mark("queued", now)
+        return call
+
     def _release_unplaced(self, lead: Lead, now: float) -> None:
         """A claimed lead we could not place after all: close its attempt as not dialed."""
-        call = Call(f"c{self.config.campaign_id}-{lead.contact_id}-{lead.attempt_number}",
-                    self.config.campaign_id, lead.contact_id, lead.e164, lead.attempt_number,
-                    lead.phone_id, lead.attempt_id)
-        call.mark("queued", now)
+        call = self._new_call(lead, now)
         call.mark("ended", now, CallEnd.CANCELED.value)
         call.disposition = "NA"
         self.recorder.call_changed(call, "ended")
@@ -268,11 +269,7 @@ class Engine:
             self._reserve(agent.agent_id, call, now)
             self._connect(live, agent.agent_id, now)
             return
-        answered_at = call.at("answered") or now
-        self._waiting.append(call.call_id)
-        live.drop_timer = self.timers.call_at(
-            answered_at + self.config.safe_harbour_s, lambda: self._safe_harbour_expired(live)
-        )
+        self._wait_for_agent(live, now)
 
     def _on_verdict(self, live: _Live, now: float) -> None:
         call = live.call
@@ -364,6 +361,18 @@ class Engine:
         self.recorder.call_changed(call, "abandoned")
         self.counters.abandoned += 1
         self._emit(PacerEvent("abandoned", now, call.call_id))
+
+    def _wait_for_agent(self, live: _Live, now: float, *, first: bool = False) -> None:
+        """Queue an answered person for the next free agent; the safe-harbour clock runs from the answer."""
+        call = live.call
+        if first:
+            self._waiting.insert(0, call.call_id)
+        else:
+            self._waiting.append(call.call_id)
+        answered_at = call.at("answered") or now
+        live.drop_timer = self.timers.call_at(
+            answered_at + self.config.safe_harbour_s, lambda: self._safe_harbour_expired(live)
+        )
 
     def _stop_waiting(self, live: _Live) -> None:
         if live.call.call_id in self._waiting:
@@ -462,11 +471,7 @@ class Engine:
                 self._finish(live)
         elif call.is_answered and call.is_live_person and not call.is_ended:
             # Reserved but not yet bridged: the person goes back to waiting for another agent.
-            self._waiting.insert(0, call.call_id)
-            answered_at = call.at("answered") or now
-            live.drop_timer = self.timers.call_at(
-                answered_at + self.config.safe_harbour_s, lambda: self._safe_harbour_expired(live)
-            )
+            self._wait_for_agent(live, now, first=True)
             self._serve_waiting(now)
         elif not call.is_answered:
             call.bound_agent = False
@@ -598,9 +603,3 @@ class Engine:
     def waiting_calls(self) -> list[str]:
         return list(self._waiting)
 
-
-def answer_class_of(call: Call) -> AnswerClass | None:
-    return call.answer_class
-
-
-__all__ = ["Engine", "EngineConfig", "NullRecorder", "Recorder", "field"]
