@@ -125,6 +125,7 @@ class Engine:
         self._waiting: list[str] = []  # answered people without an agent, oldest first
         self._tick_timer: Timer | None = None
         self._running = False
+        self.bridge_latency_s = 0.5  # learnt from every connect: from the connect request to "bridged"
 
     # ------------------------------------------------------------------ running
     def start(self) -> None:
@@ -243,7 +244,8 @@ class Engine:
             return  # a duplicate: already known
         self.recorder.call_changed(call, milestone)
         now = self.timers.now()
-        self._emit(PacerEvent(milestone, event.at, call.call_id, call.agent_id, event.detail))
+        if milestone != "ended":  # the end is announced once, with its answer class, by _after_end
+            self._emit(PacerEvent(milestone, event.at, call.call_id, call.agent_id, event.detail))
         if was_ended:
             return  # late news about a call that is over changes nothing live
         if event.kind is CarrierEventKind.ANSWERED:
@@ -306,6 +308,10 @@ class Engine:
             self._carrier(self.carrier.hangup, call)  # the agent left in the meantime
             return
         self.counters.connected += 1
+        asked = call.at("connect_requested")
+        if asked is not None:
+            sample = min(max(0.0, now - asked), 1.5)
+            self.bridge_latency_s += 0.1 * (sample - self.bridge_latency_s)
         call.mark("connected", now)
         live.needs_wrap = True
         self._move(agent_id, AgentState.ON_CALL, now, call_id=call.call_id)
@@ -369,10 +375,16 @@ class Engine:
             self._waiting.insert(0, call.call_id)
         else:
             self._waiting.append(call.call_id)
+        live.drop_timer = self.timers.call_at(self._deadline(call, now), lambda: self._safe_harbour_expired(live))
+
+    def _deadline(self, call: Call, now: float) -> float:
+        """The last moment to choose an agent so that the person hears them within the safe harbour.
+
+        Bridging takes time (measured on every connect), so the choice must come
+        that much earlier; past it, the drop message plays, still inside the limit.
+        """
         answered_at = call.at("answered") or now
-        live.drop_timer = self.timers.call_at(
-            answered_at + self.config.safe_harbour_s, lambda: self._safe_harbour_expired(live)
-        )
+        return answered_at + self.config.safe_harbour_s - self.bridge_latency_s
 
     def _stop_waiting(self, live: _Live) -> None:
         if live.call.call_id in self._waiting:
@@ -391,8 +403,7 @@ class Engine:
             if live is None:
                 self._waiting.pop(0)
                 continue
-            answered_at = live.call.at("answered") or now
-            if now - answered_at >= self.config.safe_harbour_s:
+            if now >= self._deadline(live.call, now):
                 self._safe_harbour_expired(live)
                 continue
             self._stop_waiting(live)

@@ -143,3 +143,4 @@ def make_pacer(spec: str) -> Pacer:
 
 def _load_builtin() -> None:
     from dialer.pacing import basic  # noqa: F401  (registers on first import, even after an outside pacer)
+    from dialer.pacing import predictive  # noqa: F401
