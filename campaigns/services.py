@@ -229,9 +229,16 @@ def parse_pacer(value: Any) -> tuple[str, float | None]:
         return name, None
     match = _RATIO.fullmatch(name)
     if match is None:
-        raise CampaignError(
-            "pacer", f"{value!r} is not one of preview, progressive, ratio:X (X >= 1.0), predictive"
-        )
+        # Any other pacer the registry knows (baselines, third-party pacers) is a predictive-mode pacer.
+        from dialer.pacing import PacerError, make_pacer, pacer_names
+
+        try:
+            make_pacer(value.strip())
+        except (PacerError, ValueError) as error:
+            raise CampaignError(
+                "pacer", f"{value!r} is not a known pacer ({error}); known: {', '.join(pacer_names())}"
+            ) from error
+        return value.strip(), None
     try:
         ratio = float(match.group(1))
     except ValueError as error:
@@ -366,7 +373,12 @@ def _mode_and_pacer(dial_mode: Any, pacer: Any) -> dict[str, str]:
         mode = mode or DialMode.PROGRESSIVE.value
         return {"dial_mode": mode, "pacer": pacer_for_mode(mode)}
     kind, ratio = parse_pacer(pacer)
-    pacer_mode = DialMode.POWER.value if kind == "ratio" else kind
+    if kind == "ratio":
+        pacer_mode = DialMode.POWER.value
+    elif kind in ("preview", "progressive"):
+        pacer_mode = kind
+    else:
+        pacer_mode = DialMode.PREDICTIVE.value
     if mode is not None and mode != pacer_mode:
         raise CampaignError("pacer", f"{pacer!r} does not fit dial mode {mode!r}")
     name = f"ratio:{ratio:g}" if ratio is not None else kind

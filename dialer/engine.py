@@ -280,6 +280,10 @@ class Engine:
             return
         self.counters.machines += 1
         self._stop_waiting(live)
+        if call.has("abandoned") and self.counters.abandoned > 0:
+            # The drop message went to a machine: not a person, so not an abandoned call.
+            self.counters.abandoned -= 1
+            self._emit(PacerEvent("abandon_cleared", now, call.call_id))
         call.disposition = "AM"
         call.mark("released", now, "machine")
         live.released = True

@@ -76,6 +76,10 @@ class SimCall:
 
 ConversationHook = Callable[[SimCall], None]
 
+# How long the drop or voicemail message plays before the line is hung up. The law's drop
+# message (seller, purpose, a number to call, a key-press opt-out) takes several seconds.
+MESSAGE_S = 8.0
+
 
 class SimulatedCarrier:
     def __init__(
@@ -144,11 +148,12 @@ class SimulatedCarrier:
         self._at(call, now + self.scenario.connect_latency_s, lambda: self._bridge(call, agent_id))
 
     def play_and_hangup(self, call_sid: str, message: str) -> None:
+        """The message takes MESSAGE_S to play; the detector's verdict may still land meanwhile."""
         call = self.calls.get(call_sid)
-        if call is None or call.ended_at is not None:
+        if call is None or call.ended_at is not None or call.message_played:
             return
         call.message_played = True
-        self._end(call, CallEnd.COMPLETED, "message")
+        self._at(call, self.loop.now() + MESSAGE_S, lambda: self._end(call, CallEnd.COMPLETED, "message"))
 
     def hangup(self, call_sid: str) -> None:
         call = self.calls.get(call_sid)

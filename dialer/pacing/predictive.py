@@ -36,9 +36,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from dialer.agents import AgentState
-from dialer.pacing import Observation, PacerEvent, register_pacer
+from dialer.pacing import Observation, PacerEvent, Totals, register_pacer
 
 ANSWERED_CLASSES = frozenset({"human", "machine", "fax", "unknown"})
+HOUR_CEILING = 0.05  # the rolling hour's drops may not pass this share of its live answers
+THETA_GAIN = 0.5
+MACHINE_WEIGHT = 0.3  # a machine holds an agent only until the verdict: a fraction of a person's claim
 
 
 def _normal_excess(mean: float, var: float) -> float:
@@ -109,6 +112,7 @@ class _Learning:
     busy: SortedWindow = field(default_factory=lambda: SortedWindow(300))  # connect -> ready again
     wrap: SortedWindow = field(default_factory=lambda: SortedWindow(300))
     outcomes: deque[int] = field(default_factory=lambda: deque(maxlen=600))  # 1 answered, 0 not
+    answered_live: deque[int] = field(default_factory=lambda: deque(maxlen=300))  # of answers: 1 person, 0 machine
     wraps_to_pause: deque[int] = field(default_factory=lambda: deque(maxlen=100))
 
     def answer_rate(self) -> float:
@@ -144,7 +148,7 @@ class PredictivePacer:
         self._agent_wrap_since: dict[str, float] = {}
         self._abandoned_calls: set[str] = set()
         self._hour: deque[tuple[float, bool]] = deque()  # live answers of the last hour: (at, dropped)
-        self.theta = 0.15  # allowed marginal expected loss per answer
+        self.theta = 0.01  # allowed marginal expected loss per answer; steered by what is observed
         self.live_answers = 0
         self.abandoned = 0
         self._ewma_rate: float | None = None
@@ -168,12 +172,17 @@ class PredictivePacer:
         elif kind == "abandoned" and event.call_id:
             self.abandoned += 1
             self._abandoned_calls.add(event.call_id)
+        elif kind == "abandon_cleared" and event.call_id in self._abandoned_calls:
+            self.abandoned -= 1  # the detector says the drop went to a machine
+            self._abandoned_calls.discard(event.call_id)
         elif kind == "ended" and event.call_id:
             dial = self._dials.pop(event.call_id, None)
             if dial is None:
                 return
             answered = dial.answered_at is not None or event.detail in ANSWERED_CLASSES
             self.learn.outcomes.append(1 if answered else 0)
+            if answered:
+                self.learn.answered_live.append(0 if dial.verdict in ("machine", "fax") else 1)
             if not answered:
                 self.learn.unanswered_end.add(max(0.0, event.at - dial.placed_at))
             elif dial.verdict not in ("machine", "fax"):
@@ -206,11 +215,20 @@ class PredictivePacer:
         alpha = 1.0 / 300.0
         self._ewma_rate = value if self._ewma_rate is None else (1 - alpha) * self._ewma_rate + alpha * value
         aim = self._aim_for(None)
+        # Integral control in log space: at equilibrium drops / live answers = aim.
         if value > 0:
-            self.theta *= math.exp(-0.25)  # each drop costs a notch of boldness at once
+            self.theta *= math.exp(-THETA_GAIN)  # each drop costs a notch of boldness at once
         else:
-            self.theta *= math.exp(0.25 * aim / (1 - aim) * 1.0)  # a connect earns a sliver back
-        self.theta = min(0.6, max(0.01, self.theta))
+            self.theta *= math.exp(THETA_GAIN * aim / (1 - aim))  # a clean answer earns a sliver back
+        self.theta = min(0.6, max(0.0005, self.theta))
+
+    def _over_budget(self, totals: Totals, obs: Observation) -> bool:
+        """Over the campaign's target: progressive until the connects bring it back under.
+
+        One drop of slack lets a young campaign start; after that, no overdialing
+        while the drops exceed the target share of live answers.
+        """
+        return totals.abandoned > obs.target_abandon * totals.live_answers + 1.0
 
     def _hour_is_spent(self, obs: Observation) -> bool:
         """No overdialing while the last hour's drops already near twice the aim.
@@ -222,7 +240,7 @@ class PredictivePacer:
         while hour and hour[0][0] < obs.now - 3600.0:
             hour.popleft()
         drops = sum(1 for _, dropped in hour if dropped)
-        return drops >= 1 and drops + 1 > 1.6 * self._aim_for(obs) * max(len(hour), 30)
+        return drops >= 1 and (drops + 1) / max(len(hour), 25) > HOUR_CEILING
 
     def _aim_for(self, obs: Observation | None) -> float:
         target = obs.target_abandon if obs is not None else 0.03
@@ -240,7 +258,7 @@ class PredictivePacer:
         ):
             return progressive
         totals = obs.totals
-        if totals.live_answers >= 50 and totals.abandoned > obs.target_abandon * totals.live_answers:
+        if self._over_budget(totals, obs):
             return progressive  # over the budget: no overdialing until back under it
         p_answer = learn.answer_rate()
         if p_answer <= 0 or self._hour_is_spent(obs):
@@ -291,7 +309,11 @@ class PredictivePacer:
                 coming = alive_answers - answered_delays.count_above(age + x) * scale
                 demand[k] += max(0.0, coming) / alive
 
+        live_share = sum(learn.answered_live) / len(learn.answered_live) if learn.answered_live else 1.0
+        weight = live_share + MACHINE_WEIGHT * (1.0 - live_share)  # an answer's claim on an agent
+        demand = [obs.waiting + (d - obs.waiting) * weight for d in demand]
         new_by = [answered_delays.count_upto(x) / len(answered_delays) for x in horizons]
+        per_call = p_answer * weight
         theta = self.theta
         aim = self._aim_for(obs)
         if self._ewma_rate is not None and self._ewma_rate > 1.5 * aim:
@@ -300,7 +322,7 @@ class PredictivePacer:
         def loss(n: int) -> float:
             worst = 0.0
             for k in range(len(horizons)):
-                d = demand[k] + n * p_answer * new_by[k]
+                d = demand[k] + n * per_call * new_by[k]
                 excess = _normal_excess(d - supply[k], d + supply_var[k])
                 worst = max(worst, excess)
             return worst
@@ -312,7 +334,7 @@ class PredictivePacer:
         previous = loss(0)
         while n < limit:
             current = loss(n + 1)
-            if (current - previous) / p_answer > theta:
+            if (current - previous) / per_call > theta:
                 break
             n += 1
             previous = current
