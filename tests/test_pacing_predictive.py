@@ -33,11 +33,13 @@ def trained(pacer: PredictivePacer, *, dials: int = 300, answer_every: int = 3) 
         else:
             pacer.observe(PacerEvent("ended", t + 25, call, detail="no_answer"))
         t += 1.0
+    ready, reserved = AgentState.READY.value, AgentState.RESERVED.value
+    on_call, wrap = AgentState.ON_CALL.value, AgentState.WRAP_UP.value
     for i in range(40):
         agent = f"x{i}"
-        pacer.observe(PacerEvent("agent", t, None, agent, AgentState.ON_CALL.value, AgentState.RESERVED.value, 0.5))
-        pacer.observe(PacerEvent("agent", t + 120, None, agent, AgentState.WRAP_UP.value, AgentState.ON_CALL.value, 120))
-        pacer.observe(PacerEvent("agent", t + 140, None, agent, AgentState.READY.value, AgentState.WRAP_UP.value, 20))
+        pacer.observe(PacerEvent("agent", t, None, agent, on_call, reserved, 0.5))
+        pacer.observe(PacerEvent("agent", t + 120, None, agent, wrap, on_call, 120))
+        pacer.observe(PacerEvent("agent", t + 140, None, agent, ready, wrap, 20))
     return pacer
 
 
