@@ -264,7 +264,9 @@ class Rig:
             loop, scenario, seed=seed, day_start=plan.start_of_day, p_human=p_human,
             talk_time=lambda agent_id: world.talk_time(agent_id) if world else 0.0,
         )
-        engine = Engine(config, loop, carrier, make_pacer(pacer_spec), hopper, recorder)
+        pacer = make_pacer(pacer_spec)
+        carrier.oracle = pacer.name == "oracle"
+        engine = Engine(config, loop, carrier, pacer, hopper, recorder)
         world = AgentWorld(loop, scenario, engine, seed=seed)
         carrier.deliver = engine.on_carrier_event
         carrier.on_machine_bridged = world.machine_bridged
@@ -323,4 +325,5 @@ class Rig:
                 "blocked_by_gate": dict(self.hopper.blocked),
             },
             "campaign_id": engine.config.campaign_id,
+            "oracle_skipped_dials": self.carrier.oracle_skipped,
         }

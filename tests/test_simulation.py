@@ -142,3 +142,13 @@ def test_the_simulate_command_rejects_an_unknown_pacer(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["simulate", str(path), "--pacer", "psychic"])
     assert out.exit_code != 0
     assert "unknown pacer" in out.output
+
+
+def test_the_oracle_mode_is_the_ceiling_no_pacer_should_pass() -> None:
+    scenario = small(agents=6, hours=1)
+    oracle = run_simulation(scenario, "oracle", 2)
+    progressive = run_simulation(scenario, "progressive", 2)
+    assert oracle["abandoned"] == 0
+    assert oracle["oracle_skipped_dials"] > 0  # the dials it knew were useless still cost carrier capacity
+    assert oracle["occupancy"] > progressive["occupancy"] + 0.15
+    assert oracle["occupancy"] <= scenario.talk_mean_s / (scenario.talk_mean_s + scenario.wrap_fixed_s) + 0.05

@@ -104,6 +104,8 @@ class SimulatedCarrier:
         self.deliver: Callable[[CarrierEvent], None] = lambda event: None
         self.on_machine_bridged: ConversationHook = lambda call: None
         self.calls: dict[str, SimCall] = {}
+        self.oracle = False  # the simulator's oracle mode: see _oracle_fate
+        self.oracle_skipped = 0
         self._next_slot = 0.0
         self._count = 0
 
@@ -135,9 +137,31 @@ class SimulatedCarrier:
         call = SimCall(sid, request, fate, handed_at=now)
         self.calls[sid] = call
         slot = max(now, self._next_slot)
+        if self.oracle:
+            slot = self._oracle_fate(fate, slot, request.ring_timeout_s)
         self._next_slot = slot + 1.0 / self._cps_at(slot)
         self._at(call, slot, lambda: self._start(call))
         return sid
+
+    def _oracle_fate(self, fate: Fate, slot: float, timeout: float) -> float:
+        """The oracle's dial: it knows which numbers a person answers, and dials so the answer is immediate.
+
+        The dials it knows are useless still pass through the carrier's
+        calls-per-second limit (they are counted in ``oracle_skipped``), so a
+        CPS-bound floor binds the oracle too. Everything else about the call
+        (talk time, wrap-up) is what chance gives anybody.
+        """
+        d = self.draws
+        while fate.outcome != "human" or fate.ring_s >= timeout:
+            self.oracle_skipped += 1
+            slot += 1.0 / self._cps_at(slot)
+            fate.outcome = d.outcome(self._p_human(slot))
+            fate.ring_s = d.ring_answer()
+        fate.setup_s = 0.0
+        fate.ring_s = 0.0
+        fate.verdict = "human"
+        fate.patience_s = max(fate.patience_s, 60.0)
+        return slot
 
     def connect(self, call_sid: str, agent_id: str) -> None:
         call = self.calls.get(call_sid)

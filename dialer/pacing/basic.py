@@ -78,6 +78,23 @@ def _no_argument(name: str, arg: str | None) -> None:
         raise PacerError(f"pacer {name!r} takes no argument, got {arg!r}")
 
 
+class OraclePacer(PreviewPacer):
+    """The ceiling, for benchmarks only: one call per free agent, placed knowing who will answer.
+
+    It is a pacer like preview on the engine's side; what makes it an oracle
+    is the simulated carrier's oracle mode, which ``dialer simulate`` turns on
+    for it. On a real carrier it would be plain preview dialing.
+    """
+
+    name = "oracle"
+
+
+def _oracle(arg: str | None) -> OraclePacer:
+    _no_argument("oracle", arg)
+    return OraclePacer()
+
+
+register_pacer("oracle", _oracle)
 register_pacer("progressive", _progressive)
 register_pacer("preview", _preview)
 register_pacer("ratio", _ratio)
