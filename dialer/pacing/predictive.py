@@ -39,9 +39,11 @@ from dialer.agents import AgentState
 from dialer.pacing import Observation, PacerEvent, Totals, register_pacer
 
 ANSWERED_CLASSES = frozenset({"human", "machine", "fax", "unknown"})
-HOUR_CEILING = 0.05  # the rolling hour's drops may not pass this share of its live answers
+HOUR_CEILING = 0.04  # the rolling hour's drops may not pass this share of its live answers
 THETA_GAIN = 0.5
 MACHINE_WEIGHT = 0.3  # a machine holds an agent only until the verdict: a fraction of a person's claim
+HORIZON_QUANTILES = (0.2, 0.5, 0.8)  # when calls placed now are answered
+GRACE_S = 1.5  # an agent freed this soon after an answer still meets the 2-second rule
 
 
 def _normal_excess(mean: float, var: float) -> float:
@@ -264,8 +266,8 @@ class PredictivePacer:
         if p_answer <= 0 or self._hour_is_spent(obs):
             return progressive
 
-        horizons = [learn.answer_delay.quantile(q) for q in (0.2, 0.5, 0.8)]
-        grace = 1.5  # an agent freed shortly after the answer still meets the 2-second rule
+        horizons = [learn.answer_delay.quantile(q) for q in HORIZON_QUANTILES]
+        grace = GRACE_S
         supply = [0.0] * len(horizons)
         supply_var = [0.0] * len(horizons)
         pause_share = sum(learn.wraps_to_pause) / len(learn.wraps_to_pause) if learn.wraps_to_pause else 0.0
