@@ -14,9 +14,12 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from campaigns.commands.audit import audit_group
 from campaigns.commands.campaign import campaign_group
+from campaigns.commands.compliance import compliance_group
 from campaigns.commands.db import db_group
 from campaigns.commands.demo import demo_command
+from campaigns.commands.dnc import dnc_group
 from campaigns.commands.importing import import_command
 from campaigns.commands.simulate import simulate_command
 from campaigns.db import SchemaError, ensure_schema
@@ -105,6 +108,9 @@ def _database_problem(error: SQLAlchemyError) -> str:
 
 main.add_command(campaign_group)
 main.add_command(db_group)
+main.add_command(compliance_group)
 main.add_command(_needs_schema(import_command), name="import")
 main.add_command(simulate_command, name="simulate")
 main.add_command(_needs_schema(demo_command), name="demo")
+main.add_command(dnc_group)
+main.add_command(audit_group)

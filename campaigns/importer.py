@@ -29,10 +29,25 @@ not lines).  Details also name the physical line of the file.
 
 A quote left open would make ``csv.reader`` read the rest of the file as one
 field.  A record is therefore allowed at most ``MAX_RECORD_LINES`` physical
-lines and ``MAX_RECORD_BYTES`` bytes.  When a record spanning several lines
-fails (too long, wrong number of cells, end of file inside the quotes), only its
-first line is rejected, as ``unterminated_quote``, and the lines after it are
-read again as rows of their own, so no row is ever swallowed.
+lines and ``MAX_RECORD_BYTES`` bytes.  A record spanning several lines is
+suspect when it fails (too long, wrong number of cells, end of file inside
+the quotes), when a line break sits in a name, phone or other mapped field
+(only free-text custom columns such as notes hold line breaks), or when a line
+inside its quotes would be a complete row with a valid phone on its own.  Then
+only its first line is rejected, as ``unterminated_quote``, and the lines after
+it are read again as rows of their own, so no row is ever swallowed.  The csv
+module's own field limit (128 KiB by default) is left alone: it is process-wide
+state, and longer fields are rejected as ``field_too_long`` anyway.
+
+Duplicates are found without a query per row: the campaign's numbers are loaded
+once as integers into a sorted array (8 bytes each), and this file's numbers
+go to a set that is merged into a second sorted array every 262,144 numbers,
+so a million-row list needs some 30 MB for deduplication.  Only a duplicate
+inside the file costs a query, to name the row it repeats.
+
+Writing: rows are inserted ``batch_size`` at a time (SQLAlchemy Core
+executemany; on SQLite straight through the driver), and whole batches are
+committed together with the list's counters.
 
 Reject reasons (the ``reason`` column of the reject file)
 ----------------------------------------------------------
@@ -45,10 +60,12 @@ Reject reasons (the ``reason`` column of the reject file)
 ``field_too_long``         a cell longer than its database column, a line longer
                            than ``MAX_LINE_BYTES``, or a field over the csv module's limit
 ``bad_priority``           the priority is not a whole number
-``bad_timezone``           the time zone is not an IANA name such as America/Chicago
+``bad_timezone``           the time zone is not a zone name such as America/Chicago
+                           (EST and other fixed offsets are refused: they ignore summer time)
 ``encoding_error``         bytes that are not valid in the file's encoding
 ``nul_byte``               a NUL byte (binary data, or a UTF-16 file read as UTF-8)
 ``unterminated_quote``     a quote opened on this row is not closed where it should be
+                           (see above); the lines after it are read as rows of their own
 ``bad_quoting``            text after a closing quote, or a stray carriage return
 
 One more code appears in the reject file without the row being rejected:
@@ -67,6 +84,7 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
+import heapq
 import io
 import os
 import re
@@ -172,7 +190,7 @@ _ALIASES = _build_aliases(
             "primaryphone altphone alternatephone alternativephone otherphone contactnumber landline "
             "dayphone eveningphone directdial"
         ),
-        "state": "state st province stateprovince stateorprovince statecode region",
+        "state": "state st province stateprovince stateorprovince statecode",
         "postal_code": "zip zipcode postalcode postcode zip5 postal zippostalcode zippostal",
         "timezone": "timezone tz timezonename",
         "priority": "priority",
@@ -208,7 +226,8 @@ _ENC = 1
 _NUL = 2
 
 _ERRORS_KEPT = 20
-_PROGRESS_EVERY = 1 << 20
+_SEEN_SET_MAX = 1 << 18
+_PROGRESS_EVERY = 1 << 18
 
 
 class ListImportError(Exception):
@@ -555,7 +574,13 @@ def _sniff_delimiter(line: str) -> str:
 
 @functools.cache
 def _zone_names() -> dict[str, str]:
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
+    """Zone names by lower case; "Area/Place" only, since EST, MST or Etc/GMT+5
+    are fixed offsets that ignore daylight saving time and would shift calling hours."""
+    return {
+        name.lower(): name
+        for name in zoneinfo.available_timezones()
+        if "/" in name and not name.startswith(("Etc/", "SystemV/"))
+    }
 
 
 # --------------------------------------------------------------------------- writing
@@ -601,8 +626,8 @@ class _Writer:
             if contact_procs <= {"custom_fields", "created_at"} and phone_procs <= {"timezones"}:
                 self.fast = True
                 self._contact_sql, self._phone_sql = contact_sql, phone_sql
-                self._json_proc = self.contacts.c.custom_fields.type.bind_processor(self.dialect) or _same
-                self._time_proc = self.contacts.c.created_at.type.bind_processor(self.dialect) or _same
+                self._json_proc = self._processor(self.contacts, "custom_fields") or _same
+                self._time_proc = self._processor(self.contacts, "created_at") or _same
         self._empty_json = self._json_proc({})
 
     def _compile(self, table: Table, cols: tuple[str, ...]) -> tuple[str, set[str]]:
@@ -610,8 +635,13 @@ class _Writer:
         compiled = stmt.compile(dialect=self.dialect)
         if not compiled.positional or list(compiled.positiontup or ()) != list(cols):
             return "", {"?"}
-        procs = {name for name in cols if table.c[name].type.bind_processor(self.dialect) is not None}
+        procs = {name for name in cols if self._processor(table, name) is not None}
         return str(compiled), procs
+
+    def _processor(self, table: Table, name: str) -> Callable[[Any], Any] | None:
+        # The dialect's own implementation, as SQLAlchemy binds it (for SQLite a
+        # timestamp becomes SQLAlchemy's text format, not the driver's).
+        return table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect)
 
     def zones(self, zones: tuple[str, ...]) -> Any:
         """The timezones column value: few distinct lists in a file, so each is converted once."""
@@ -698,14 +728,23 @@ def import_contacts(
     batch_size: int = 5000,
     encoding: str | None = None,
     delimiter: str | None = None,
+    commit_interval_s: float = 1.0,
 ) -> ImportReport:
     """Import the CSV ``source`` into a new contact list of the campaign.
 
     ``region`` is the default region for numbers written without a country
-    code (default: the campaign's).  Each batch is committed on its own, so an
-    interrupted import keeps consistent landed rows, and the list's counters
-    say how far it got.  A Session passed in is committed per batch; a factory
-    is called once and its session closed at the end.
+    code (default: the campaign's).  ``encoding`` defaults to UTF-8 (with or
+    without a byte-order mark); ``delimiter`` is guessed from the header.
+
+    Rows are inserted ``batch_size`` at a time, and whole batches are
+    committed together with the list's counters, so an interrupted import
+    leaves consistent landed rows and the list says how far it got.  Batches
+    share a commit until ``commit_interval_s`` has passed (0: commit every
+    batch): numbers arrive in random order, so every commit rewrites nearly
+    every page of the phone-number indexes, and committing each 5,000 rows
+    made a million-row import spend more time committing than working.
+    A Session passed in is committed this way; a factory is called once and
+    its session closed at the end.
 
     Raises ListImportError when the file as a whole cannot be imported; bad
     rows never raise, they are rejected and counted.
@@ -713,6 +752,8 @@ def import_contacts(
     started = time.perf_counter()
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if commit_interval_s < 0:
+        raise ValueError("commit_interval_s must not be negative")
     own_session = not isinstance(session_factory_or_session, Session)
     session = (
         session_factory_or_session if isinstance(session_factory_or_session, Session) else session_factory_or_session()
@@ -720,7 +761,7 @@ def import_contacts(
     try:
         return _Import(
             session, campaign_id, source, mapping, region, list_name, rejects, progress,
-            batch_size, encoding, delimiter, started,
+            batch_size, encoding, delimiter, commit_interval_s, started,
         ).run()  # fmt: skip
     finally:
         if own_session:
@@ -777,6 +818,7 @@ class _Import:
         batch_size: int,
         encoding: str | None,
         delimiter: str | None,
+        commit_interval_s: float,
         started: float,
     ) -> None:
         self.session = session
@@ -790,6 +832,7 @@ class _Import:
         self.batch_size = batch_size
         self.encoding = encoding
         self.delimiter = delimiter
+        self.commit_interval_s = commit_interval_s
         self.started = started
         self.report = ImportReport(list_id=None, campaign_id=campaign_id)
         self.list_id = 0
@@ -797,15 +840,22 @@ class _Import:
         self.reject_file: TextIO | None = None
         self.own_reject_file = False
         # Numbers as ints (E.164 digits), for deduplication without a query per row:
-        # the campaign's before this import (sorted, 8 bytes each), those this
-        # import queued or landed, the row of each in the batch being built, and
-        # those another import landed meanwhile.
+        # the campaign's before this import and the older ones of this import in
+        # sorted arrays (8 bytes a number), the recent ones of this import in a
+        # set (about 60 bytes a number) merged into the array now and then, the
+        # row of each number of the batch being built, and the numbers another
+        # import landed meanwhile.
         self.existing: array[int] = array("q")
+        self.mine: array[int] = array("q")
         self.seen: set[int] = set()
         self.batch_first: dict[int, int] = {}
         self.taken: set[int] = set()
         self.contact_rows: list[tuple[Any, ...]] = []
         self.contact_phones: list[list[_Kept]] = []
+        # Batches inserted since the last commit: kept to count them at commit
+        # time and to insert them again if the transaction has to be rolled back.
+        self.uncommitted: list[tuple[list[tuple[Any, ...]], list[list[_Kept]]]] = []
+        self.last_commit = time.perf_counter()
 
     # ----------------------------------------------------------------- set-up
 
@@ -847,9 +897,9 @@ class _Import:
         report.columns = layout.columns
         report.notes.extend(layout.notes)
 
+        self._open_rejects(layout.header)  # before the list exists: a bad path leaves nothing behind
         self._create_list(name)
         self._load_campaign_numbers()
-        self._open_rejects(layout.header)
         writer = _Writer(self.session)
         self._go(feed, dialect, layout, header_row, writer, total)
 
@@ -891,6 +941,11 @@ class _Import:
                 )
             if text.strip():
                 break
+        body = text.rstrip("\r\n")
+        if "\r" in body and '"' not in body:
+            raise ListImportError(
+                "lines end with a carriage return alone (old Mac format): save the file as 'CSV UTF-8'", row=row
+            )
         delimiter = self.delimiter or _sniff_delimiter(text)
         if delimiter != ",":
             self.report.notes.append(f"cells are separated by {delimiter!r}")
@@ -900,7 +955,7 @@ class _Import:
         try:
             header = next(csv.reader(feed, dialect))
         except (csv.Error, _RecordOverflow, _LineTooLong, StopIteration) as exc:
-            detail = str(exc) if isinstance(exc, csv.Error) else "a quote in it is never closed"
+            detail = _csv_problem(str(exc)) if isinstance(exc, csv.Error) else "a quote in it is never closed"
             raise ListImportError(f"row {row} (the header) cannot be read: {detail}", row=row) from None
         if len(feed.pending) > 1:
             self.report.notes.append(f"the header spans {len(feed.pending)} lines (a quoted name with a line break)")
@@ -928,12 +983,34 @@ class _Import:
         self.existing = array("q", sorted(int(e[1:]) for e in numbers if e[1:].isdigit()))
 
     def _in_campaign(self, key: int) -> bool:
-        existing = self.existing
-        if existing:
-            i = bisect_left(existing, key)
-            if i < len(existing) and existing[i] == key:
-                return True
-        return key in self.taken
+        return _in_sorted(self.existing, key) or key in self.taken
+
+    def _settle_seen(self) -> None:
+        """Move this import's numbers from the set into the compact sorted array."""
+        self.mine = array("q", heapq.merge(self.mine, sorted(self.seen)))
+        self.seen.clear()
+
+    def _checked_field(self, name: str, value: str, row: int, cells: list[str], feed: _LineFeed) -> Any:
+        """Priority, time zone and state, normalized; None after rejecting the row."""
+        if name == "priority":
+            try:
+                number = int(value)
+            except ValueError:
+                number = None
+            if number is None or not -(2**31) <= number < 2**31:
+                self._reject(row, "bad_priority", f"priority {value[:40]!r} is not a whole number", cells, feed)
+                return None
+            return number
+        if name == "timezone":
+            zone = _zone_names().get(value.lower())
+            if zone is None:
+                detail = (
+                    f"time zone {value[:40]!r} is not a zone name such as America/New_York "
+                    "(abbreviations like EST ignore daylight saving time)"
+                )
+                self._reject(row, "bad_timezone", detail, cells, feed)
+            return zone
+        return _US_CA_STATES.get(value.lower(), value.upper() if len(value) == 2 else value)
 
     def _first_row(self, e164: str) -> int | None:
         """The row of this file that already holds ``e164``, for the reject detail."""
@@ -1002,7 +1079,7 @@ class _Import:
                 self._broken_record(feed, row, str(exc), dialect)
                 continue
             row += 1
-            if len(feed.pending) > 1 and _ragged(cells, ncols):
+            if len(feed.pending) > 1 and (_ragged(cells, ncols) or self._swallowed_rows(feed, cells, layout, dialect)):
                 self._multiline_mismatch(feed, row, cells, ncols, dialect)
             elif feed.flags:
                 self._flagged(feed, row, cells)
@@ -1013,7 +1090,7 @@ class _Import:
             if progress is not None and feed.bytes_read >= next_progress:
                 progress(feed.bytes_read, total)
                 next_progress = feed.bytes_read + _PROGRESS_EVERY
-        self._flush(writer)
+        self._flush(writer, final=True)
         self.report.bytes_read = feed.bytes_read
         if progress is not None:
             progress(feed.bytes_read, max(total, feed.bytes_read))
@@ -1033,25 +1110,14 @@ class _Import:
             value = cells[i].strip()
             if not value:
                 continue
-            if name == "priority":
-                try:
-                    number = int(value)
-                except ValueError:
-                    number = None
-                if number is None or not -(2**31) <= number < 2**31:
-                    self._reject(row, "bad_priority", f"priority {value[:40]!r} is not a whole number", cells, feed)
+            if name in _CHECKED_FIELDS:
+                checked = self._checked_field(name, value, row, cells, feed)
+                if checked is None:
                     return
-                values[name] = number
-                continue
-            if name == "timezone":
-                zone = _zone_names().get(value.lower())
-                if zone is None:
-                    detail = f"time zone {value[:40]!r} is not an IANA name such as America/New_York"
-                    self._reject(row, "bad_timezone", detail, cells, feed)
-                    return
-                value = zone
-            elif name == "state":
-                value = _US_CA_STATES.get(value.lower(), value.upper() if len(value) == 2 else value)
+                if name == "priority":
+                    values[name] = checked
+                    continue
+                value = checked
             limit = _LIMITS[name]
             if len(value) > limit:
                 detail = f"{layout.header[i]!r} ({name}) has {len(value):,} characters; at most {limit}"
@@ -1089,13 +1155,13 @@ class _Import:
                 self._reject(row, "missing_phone", "no phone number in " + _names(layout), cells, feed)
             return
 
-        seen = self.seen
         kept: list[_Kept] = []
         dups: list[tuple[str, str, int]] = []  # (label, e164, first row; 0 = in the campaign before)
+        seen, batch_first = self.seen, self.batch_first
         for info, label in found:
             key = int(info.e164[1:])
-            if key in seen:
-                first = self.batch_first.get(key)
+            if key in seen or _in_sorted(self.mine, key):
+                first = batch_first.get(key)
                 if first == row:
                     continue  # the same number twice on one row is kept once, silently
                 dups.append((label, info.e164, first or self._first_row(info.e164) or 0))
@@ -1103,8 +1169,10 @@ class _Import:
                 dups.append((label, info.e164, 0))
             else:
                 kept.append((info.e164, label, info.timezones, key))
+                batch_first[key] = row
                 seen.add(key)
-                self.batch_first[key] = row
+                if len(seen) >= _SEEN_SET_MAX:
+                    self._settle_seen()
         if not kept:
             label, e164, first = dups[0]
             self.report.duplicates += 1
@@ -1149,6 +1217,26 @@ class _Import:
             number = next(line[1] for line in feed.pending if line[3] & _NUL)
             self._reject(row, "nul_byte", f"line {number} contains a NUL byte", cells, feed)
 
+    def _swallowed_rows(self, feed: _LineFeed, cells: list[str], layout: _Layout, dialect: type[csv.Dialect]) -> bool:
+        """Does this multi-line record look like rows merged by a stray quote?
+
+        Names, phones and codes never contain line breaks; only free-text
+        custom columns (notes, addresses) do.  And a line inside the quotes
+        that would be a complete row with a valid phone on its own is a
+        contact, not part of a note.
+        """
+        for _, i in layout.scalars:
+            if "\n" in cells[i] or "\r" in cells[i]:
+                return True
+        for i, _ in layout.phones:
+            if "\n" in cells[i] or "\r" in cells[i]:
+                return True
+        for line in feed.pending[1:]:
+            alone = _lenient_cells(line[0] or "", dialect)
+            if len(alone) == layout.ncols and any(_is_phone(alone[i], self.region) for i, _ in layout.phones):
+                return True
+        return False
+
     def _multiline_mismatch(
         self, feed: _LineFeed, row: int, cells: list[str], ncols: int, dialect: type[csv.Dialect]
     ) -> None:
@@ -1156,9 +1244,14 @@ class _Import:
         pending = feed.pending
         first = pending[0]
         self.report.rows_read += 1
+        shape = (
+            f"gives {len(cells)} cells where the header has {ncols}"
+            if _ragged(cells, ncols)
+            else "swallows lines that look like rows of their own"
+        )
         detail = (
-            f"a quote opened on line {first[1]} runs over {len(pending)} lines and gives {len(cells)} cells "
-            f"where the header has {ncols}; the lines after it are read as rows of their own"
+            f"a quote opened on line {first[1]} runs over {len(pending)} lines and {shape}; "
+            "the lines after it are read as rows of their own"
         )
         self._reject(row, "unterminated_quote", detail, _lenient_cells(first[0] or "", dialect), feed)
         feed.replay.extendleft(reversed(pending[1:]))
@@ -1190,7 +1283,7 @@ class _Import:
             elif end_of_data:
                 why = "is still open at the end of the file"
             else:
-                reason, why = "bad_quoting", f"ends badly on line {pending[-1][1]} ({what})"
+                reason, why = "bad_quoting", f"ends badly on line {pending[-1][1]} ({_csv_problem(what)})"
             detail = f"a quote opened on line {first[1]} {why}; the lines after it are read as rows of their own"
         elif end_of_data:
             reason, detail = (
@@ -1198,9 +1291,9 @@ class _Import:
                 f"a quote opened on line {first[1]} is still open at the end of the file",
             )
         elif "field larger than field limit" in what:
-            reason, detail = "field_too_long", f"line {first[1]}: {what}"
+            reason, detail = "field_too_long", f"line {first[1]}: {_csv_problem(what)}"
         else:
-            reason, detail = "bad_quoting", f"line {first[1]}: {what}"
+            reason, detail = "bad_quoting", f"line {first[1]}: {_csv_problem(what)}"
         if first[3] & _ENC:
             reason, detail = "encoding_error", first[4]
         elif first[3] & _NUL:
@@ -1255,41 +1348,40 @@ class _Import:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def _flush(self, writer: _Writer) -> None:
-        try:
-            self._insert(writer)
-        except _IdsNotConsecutive:
-            self.session.rollback()
-            writer.fast = False  # Core inserts with RETURNING from now on
-            self.report.notes.append("contact ids were not consecutive; switched to INSERT ... RETURNING")
-            self._insert(writer)
-        except IntegrityError:
-            # Another import into the same campaign landed some of these numbers
-            # after this one loaded the campaign's numbers: skip them and retry once.
-            self.session.rollback()
-            self._drop_numbers_taken_meanwhile()
-            self._insert(writer)
-        self.contact_rows = []
-        self.contact_phones = []
-        self.batch_first = {}
-        if self.reject_file is not None:
-            self.reject_file.flush()
-
-    def _insert(self, writer: _Writer) -> None:
+    def _flush(self, writer: _Writer, *, final: bool = False) -> None:
+        """Insert the batch being built; commit when the transaction is old enough, or at the end."""
         rows, phones = self.contact_rows, self.contact_phones
-        report = self.report
-        imported, phone_count, no_tz = len(rows), 0, 0
+        self.contact_rows, self.contact_phones, self.batch_first = [], [], {}
         if rows:
-            ids = writer.insert_contacts(rows)
-            phone_rows = []
-            campaign_id = self.campaign_id
-            for contact_id, kept in zip(ids, phones, strict=True):
-                for position, (e164, label, zones, _key) in enumerate(kept):
-                    if not zones:
-                        no_tz += 1
-                    phone_rows.append((contact_id, campaign_id, e164, label, position, writer.zones(zones), "ok", 0))
-            writer.insert_phones(phone_rows)
-            phone_count = len(phone_rows)
+            self.uncommitted.append((rows, phones))
+            try:
+                self._insert(writer, rows, phones)
+            except _IdsNotConsecutive:
+                self._redo_uncommitted(writer, ids_failed=True)
+                return
+            except IntegrityError:
+                self._redo_uncommitted(writer, ids_failed=False)
+                return
+        if final or time.perf_counter() - self.last_commit >= self.commit_interval_s:
+            self._commit()
+
+    def _insert(self, writer: _Writer, rows: list[tuple[Any, ...]], phones: list[list[_Kept]]) -> None:
+        if not rows:
+            return
+        ids = writer.insert_contacts(rows)
+        campaign_id = self.campaign_id
+        zones_value = writer.zones
+        writer.insert_phones(
+            [
+                (contact_id, campaign_id, e164, label, position, zones_value(zones), "ok", 0)
+                for contact_id, kept in zip(ids, phones, strict=True)
+                for position, (e164, label, zones, _key) in enumerate(kept)
+            ]
+        )
+
+    def _commit(self) -> None:
+        report = self.report
+        imported = sum(len(rows) for rows, _ in self.uncommitted)
         self.session.execute(
             update(ContactList)
             .where(ContactList.id == self.list_id)
@@ -1300,12 +1392,36 @@ class _Import:
             )
         )
         self.session.commit()
+        for _, phones in self.uncommitted:
+            for kept in phones:
+                report.phones_imported += len(kept)
+                report.phones_without_timezone += sum(1 for p in kept if not p[2])
         report.imported += imported
-        report.phones_imported += phone_count
-        report.phones_without_timezone += no_tz
+        self.uncommitted = []
+        self.last_commit = time.perf_counter()
+        if self.reject_file is not None:
+            self.reject_file.flush()
 
-    def _drop_numbers_taken_meanwhile(self) -> None:
-        e164s = [p[0] for kept in self.contact_phones for p in kept]
+    def _redo_uncommitted(self, writer: _Writer, *, ids_failed: bool) -> None:
+        """Roll back the open transaction and insert its batches again, once."""
+        self.session.rollback()
+        rows = [row for batch, _ in self.uncommitted for row in batch]
+        phones = [kept for _, batch in self.uncommitted for kept in batch]
+        if ids_failed:
+            writer.fast = False  # Core inserts with RETURNING from now on
+            self.report.notes.append("contact ids were not consecutive; switched to INSERT ... RETURNING")
+        else:
+            # Another import into the same campaign landed some of these numbers
+            # after this one loaded the campaign's numbers: skip them.
+            rows, phones = self._drop_numbers_taken_meanwhile(rows, phones)
+        self.uncommitted = [(rows, phones)]
+        self._insert(writer, rows, phones)
+        self._commit()
+
+    def _drop_numbers_taken_meanwhile(
+        self, rows: list[tuple[Any, ...]], phones: list[list[_Kept]]
+    ) -> tuple[list[tuple[Any, ...]], list[list[_Kept]]]:
+        e164s = [p[0] for kept in phones for p in kept]
         taken: set[str] = set()
         for start in range(0, len(e164s), 500):
             stmt = select(ContactPhone.e164).where(
@@ -1313,23 +1429,50 @@ class _Import:
                 ContactPhone.e164.in_(e164s[start : start + 500]),
             )
             taken.update(self.session.execute(stmt).scalars())
-        rows: list[tuple[Any, ...]] = []
-        phones: list[list[_Kept]] = []
-        for contact, kept in zip(self.contact_rows, self.contact_phones, strict=True):
+        kept_rows: list[tuple[Any, ...]] = []
+        kept_phones: list[list[_Kept]] = []
+        for contact, kept in zip(rows, phones, strict=True):
             for p in kept:
-                if p[0] in taken:
-                    self.seen.discard(p[3])
+                if p[0] in taken:  # still in seen; _in_campaign wins over it from now on
                     self.taken.add(p[3])
             left = [p for p in kept if p[0] not in taken]
             if left:
-                rows.append(contact)
-                phones.append(left)
+                kept_rows.append(contact)
+                kept_phones.append(left)
                 continue
             self.report.duplicates += 1
             detail = f"{kept[0][1]} {kept[0][0]} was added to the campaign by another import meanwhile"
             self._reject(contact[2], "duplicate_in_campaign", detail, [])
-        self.contact_rows = rows
-        self.contact_phones = phones
+        return kept_rows, kept_phones
+
+
+def _csv_problem(message: str) -> str:
+    """The csv module's complaint in the words of someone editing a spreadsheet."""
+    if "new-line character seen in unquoted field" in message:
+        return "a line break (carriage return) inside a cell that is not quoted"
+    if "expected after" in message:
+        return "text after a closing quote; quotes inside a quoted cell must be doubled"
+    limit = re.search(r"field larger than field limit \((\d+)\)", message)
+    if limit:
+        return f"a cell longer than {int(limit.group(1)):,} characters"
+    if "unexpected end of data" in message:
+        return "the file ends inside a quoted cell"
+    return message
+
+
+def _is_phone(text: str, region: str | None) -> bool:
+    try:
+        analyze_phone(text, region)
+    except PhoneError:
+        return False
+    return True
+
+
+def _in_sorted(numbers: array[int], key: int) -> bool:
+    if not numbers:
+        return False
+    i = bisect_left(numbers, key)
+    return i < len(numbers) and numbers[i] == key
 
 
 def _ragged(cells: list[str], ncols: int) -> bool:
@@ -1351,4 +1494,5 @@ def _column_limits() -> dict[str, int]:
 
 
 _LIMITS = _column_limits()
+_CHECKED_FIELDS = frozenset({"priority", "timezone", "state"})
 _NEW = ContactStatus.NEW.value

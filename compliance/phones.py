@@ -5,7 +5,7 @@ Contact lists arrive in every format people type ("(212) 555-0100",
 the key for deduplication and do-not-call matching) and fast (a list has a
 million rows, and phonenumbers parses about 40,000 numbers a second).
 
-Speed comes from three things:
+Speed comes from:
 
 * one parse per number: ``analyze_phone`` derives the E.164 text, the number
   type and the candidate time zones from the same parsed object, where calling
@@ -16,7 +16,7 @@ Speed comes from three things:
   is built directly instead of running the general parser.  It is the very
   object ``phonenumbers.parse`` returns for such input (a test compares
   them), so validation stays phonenumbers' own;
-* for North American numbers, a cache keyed by the first six national digits
+* for North American numbers, a table indexed by the first six national digits
   (area code and exchange).  Validity, type and time zones depend only on
   those six digits for all but a handful of exchanges; which ones is not
   assumed but derived from phonenumbers' own metadata on first use
@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import re._constants as sre_constants
 import re._parser as sre_parse
+from array import array
 from typing import Any, NamedTuple
 
 import phonenumbers
@@ -76,6 +77,7 @@ _TYPE_NAMES = {
 }
 
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(1, ()))
+_NANP_REGIONS_ANY_CASE = _NANP_REGIONS | {region.lower() for region in _NANP_REGIONS}
 
 # Separators people put between digits; removing them leaves the digits the
 # fast path needs.  Anything else (letters, "ext", "#") goes to the full parser.
@@ -123,19 +125,15 @@ def normalize_phone(raw: str, region: str | None) -> str:
 
 def analyze_phone(raw: str, region: str | None) -> PhoneInfo:
     """E.164, candidate time zones and type of ``raw``; PhoneError when not dialable."""
-    result = _analyze(raw, region)
+    national = _nanp_national_digits(raw) if region in _NANP_REGIONS_ANY_CASE else None
+    if national is not None:
+        result = _analyze_nanp(national)
+    else:
+        result = _analyze_general(raw.strip(), region.upper() if region else None)
     if isinstance(result, PhoneError):
-        raise result
+        # A fresh error each time: re-raising the cached one would grow its traceback forever.
+        raise PhoneError(result.code, result.message)
     return result
-
-
-def _analyze(raw: str, region: str | None) -> PhoneInfo | PhoneError:
-    region_u = region.upper() if region else None
-    if region_u in _NANP_REGIONS:
-        national = _nanp_national_digits(raw)
-        if national is not None:
-            return _analyze_nanp(national)
-    return _analyze_general(raw.strip(), region_u)
 
 
 def _nanp_national_digits(raw: str) -> str | None:
@@ -158,27 +156,46 @@ def _nanp_national_digits(raw: str) -> str | None:
     return None
 
 
-_INVALID = ("", ())
-_prefix_classes: dict[str, tuple[str, tuple[str, ...]]] = {}
-_PREFIX_CACHE_SIZE = 1 << 18
+# Classification of each six-digit North American prefix (area code + exchange),
+# as an index into _classes: 2 MB for all million prefixes, filled as numbers come.
+_UNSEEN, _INVALID, _EXCEPTION = 0, 1, 2
+_classes: list[tuple[str, tuple[str, ...]]] = [("", ()), ("", ()), ("", ())]
+_class_ids: dict[tuple[str, tuple[str, ...]], int] = {}
+_prefix_table: array[int] | None = None
 
 
 def _analyze_nanp(national: str) -> PhoneInfo | PhoneError:
-    prefix = national[:6]
-    known = _prefix_classes.get(prefix)
-    if known is not None and known is not _INVALID:
-        return PhoneInfo("+1" + national, known[1], known[0])
+    table = _prefix_table if _prefix_table is not None else _make_prefix_table()
+    prefix = int(national[:6])
+    known = table[prefix] if table is not None else _EXCEPTION
+    if known > _EXCEPTION:
+        ntype, zones = _classes[known]
+        return PhoneInfo("+1" + national, zones, ntype)
     result = _classify(PhoneNumber(country_code=1, national_number=int(national)), "+1" + national)
-    if known is None:
-        exceptions = _nanp_prefix_exceptions()
-        if exceptions is not None and prefix not in exceptions:
-            if len(_prefix_classes) >= _PREFIX_CACHE_SIZE:
-                _prefix_classes.clear()
-            if isinstance(result, PhoneInfo):
-                _prefix_classes[prefix] = (result.number_type, result.timezones)
-            else:  # invalid prefixes still get the full check, for the exact reason
-                _prefix_classes[prefix] = _INVALID
+    if known == _UNSEEN and table is not None:
+        if isinstance(result, PhoneInfo):
+            key = (result.number_type, result.timezones)
+            class_id = _class_ids.get(key)
+            if class_id is None and len(_classes) < 0xFFFF:
+                class_id = _class_ids[key] = len(_classes)
+                _classes.append(key)
+            if class_id is not None:
+                table[prefix] = class_id
+        else:  # invalid prefixes still get the full check, for the exact reason
+            table[prefix] = _INVALID
     return result
+
+
+def _make_prefix_table() -> array[int] | None:
+    global _prefix_table
+    exceptions = _nanp_prefix_exceptions()
+    if exceptions is None:
+        return None
+    table = array("H", bytes(2 * 10**_PREFIX_LENGTH))
+    for prefix in exceptions:
+        table[int(prefix)] = _EXCEPTION
+    _prefix_table = table
+    return table
 
 
 _DIGITS = frozenset("0123456789")

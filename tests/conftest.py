@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import campaigns.compliance_models  # noqa: F401  (its tables join Base.metadata)
 from campaigns.db import make_engine, make_session_factory
 from campaigns.models import Base
 from campaigns.settings import normalize_database_url

@@ -8,6 +8,7 @@ or one JSON object a script reads.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -52,9 +53,7 @@ Examples:
 
 @click.command("import", help=_HELP)
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "--campaign", "campaign_ref", required=True, metavar="ID_OR_NAME", help="The campaign to add to."
-)
+@click.option("--campaign", "campaign_ref", required=True, metavar="ID_OR_NAME", help="The campaign to add to.")
 @click.option(
     "--map",
     "mappings",
@@ -80,9 +79,7 @@ Examples:
     help="Text encoding of FILE: cp1252 for lists saved by Excel on Windows, latin-1...  "
     "[default: utf-8, with or without a byte-order mark]",
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object instead of text; no progress bar."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text; no progress bar.")
 def import_command(
     file: str,
     campaign_ref: str,
@@ -111,7 +108,7 @@ def import_command(
         source: Any = sys.stdin.buffer if file == "-" else file
         # The bar goes to stderr so stdout stays clean; it hides itself when stderr is not a terminal.
         with tqdm(
-            total=None,
+            total=_size(file),
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
@@ -163,9 +160,7 @@ def _print_report(report: ImportReport, campaign_name: str, file: str) -> None:
             echo(f"  {reason:<{width}}  {count:>9,}")
     if report.phones_dropped_by_reason:
         dropped = sum(report.phones_dropped_by_reason.values())
-        parts = ", ".join(
-            f"{reason} {count:,}" for reason, count in sorted(report.phones_dropped_by_reason.items())
-        )
+        parts = ", ".join(f"{reason} {count:,}" for reason, count in sorted(report.phones_dropped_by_reason.items()))
         echo(f"Contacts imported without some of their phones: {_n(dropped, 'phone')} left out ({parts}).")
     if report.blank_rows:
         echo(f"Skipped {_n(report.blank_rows, 'blank row')}.")
@@ -191,6 +186,13 @@ def _print_report(report: ImportReport, campaign_name: str, file: str) -> None:
             echo(f"Rejected rows, with their row numbers and reasons, are in {report.rejects_file}.")
         else:
             echo(f"Add --rejects OUT.csv to write every rejected row of {file} with its reason.")
+
+
+def _size(file: str) -> int | None:
+    try:
+        return os.path.getsize(file) if file != "-" else None
+    except OSError:
+        return None  # the importer reports the file as unreadable
 
 
 def _n(count: int, noun: str) -> str:

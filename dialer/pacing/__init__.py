@@ -142,5 +142,9 @@ def make_pacer(spec: str) -> Pacer:
 
 
 def _load_builtin() -> None:
-    from dialer.pacing import basic  # noqa: F401  (registers on first import, even after an outside pacer)
-    from dialer.pacing import predictive  # noqa: F401
+    from dialer.pacing import (  # noqa: F401  (registers on first import, even after an outside pacer)
+        basic,
+        impact,
+        predictive,
+        vicidial,
+    )
