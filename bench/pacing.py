@@ -208,6 +208,8 @@ class Runner:
 
     def _ran(self, job: Job, result: dict[str, Any]) -> None:
         self.done += 1
+        if not self.verbose and self.done % 10 == 0:
+            log(f"{self.done} runs done")
         if self.verbose and "error" not in result:
             log(
                 f"  {self.scenarios[job.scenario].name} {job.spec} seed {job.seed}: "

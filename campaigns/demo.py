@@ -114,13 +114,14 @@ def run_demo(
         campaign = get_campaign(session, campaign_id)
         pause_campaign(session, campaign)
         summary = campaign_summary(session, campaign)
-        dispositions = dict(
-            session.execute(
+        dispositions = {
+            code: n
+            for code, n in session.execute(
                 select(CallAttempt.disposition, func.count())
                 .where(CallAttempt.campaign_id == campaign_id)
                 .group_by(CallAttempt.disposition)
-            ).tuples().all()
-        )
+            )
+        }
     return {
         "campaign_id": campaign_id,
         "campaign_name": f"Demo {now:%Y-%m-%d %H:%M:%S}",

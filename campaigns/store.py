@@ -20,9 +20,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from campaigns.audit_store import NewEvent, append_events
+from campaigns.dnc_store import add_numbers
 from campaigns.models import (
     DIALABLE_STATUSES,
     Agent,
@@ -224,6 +226,7 @@ class SqlRecorder:
         self._finished: list[Call] = []
         self._moves: list[dict[str, Any]] = []
         self._decisions: list[dict[str, Any]] = []
+        self._audit: list[NewEvent] = []
         self._rules: dict[str, DispositionRule] = {}
         self._update_attempt = (
             update(_table(CallAttempt))
@@ -274,6 +277,12 @@ class SqlRecorder:
 
     # DecisionLog ------------------------------------------------------------------------
     def record(self, lead: Lead, decision: Decision, path: str) -> None:
+        self._audit.append(NewEvent(
+            "dial_decision",
+            {"path": path, "contact_id": lead.contact_id, "decision": decision.to_dict(),
+             "candidate_zones": list(lead.timezones)},
+            campaign_id=self.campaign_id, e164=lead.e164, at=decision.at,
+        ))
         self._decisions.append({
             "at": decision.at, "campaign_id": self.campaign_id, "contact_id": lead.contact_id,
             "e164": lead.e164, "path": path, "allowed": decision.allowed,
@@ -294,7 +303,10 @@ class SqlRecorder:
         finished, self._finished = self._finished, []
         moves, self._moves = self._moves, []
         decisions, self._decisions = self._decisions, []
+        audit, self._audit = self._audit, []
+        audit.extend(call_closed_event(call) for call in finished)
         with self.db.begin() as conn:
+            append_events(conn, audit)
             if decisions:
                 conn.execute(insert(DialDecisionRecord), decisions)
             if moves:
@@ -346,15 +358,31 @@ class SqlRecorder:
             if others is not None and call.attempt_number < self.retry.max_attempts:
                 status, next_at = ContactStatus.RETRY.value, ended
         if step.add_to_dnc:
-            exists = conn.scalar(select(DncEntry.id).where(
-                and_(DncEntry.e164 == call.e164, DncEntry.campaign_id.is_(None))))
-            if exists is None:
-                conn.execute(insert(DncEntry).values(
-                    e164=call.e164, campaign_id=None, reason=f"disposition {code}", source="agent",
-                    added_at=to_dt(ended)))
+            # Through the DNC store: a change-log row and an audit event, like every other source.
+            add_numbers(conn, [call.e164], reason=f"disposition {code}", source="agent",
+                        actor=call.agent_id or "system", received_at=to_dt(ended), now=to_dt(ended))
             if self.dnc is not None:
                 self.dnc.add_company(call.e164)
         return {"contact_id": call.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": code}
+
+
+def call_closed_event(call: Call) -> NewEvent:
+    """The audit record of one call: every moment of it, the verdict, how fast an agent came."""
+    answered, connected = call.at("answered"), call.at("connected")
+    row = attempt_row(call)
+    payload = {
+        key: (value.isoformat() if isinstance(value, datetime) else value)
+        for key, value in row.items()
+    }
+    payload["answer_to_agent_ms"] = (
+        round(1000 * (connected - answered)) if answered is not None and connected is not None else None
+    )
+    payload["contact_id"] = call.contact_id
+    payload["attempt_number"] = call.attempt_number
+    return NewEvent(
+        "call_closed", payload, campaign_id=call.campaign_id, e164=call.e164, attempt_id=call.attempt_id,
+        call_id=call.call_id, at=to_dt(call.at("wrap_ended") or call.at("ended") or call.at("queued")),
+    )
 
 
 def attempt_row(call: Call) -> dict[str, Any]:

@@ -152,3 +152,28 @@ def test_the_oracle_mode_is_the_ceiling_no_pacer_should_pass() -> None:
     assert oracle["oracle_skipped_dials"] > 0  # the dials it knew were useless still cost carrier capacity
     assert oracle["occupancy"] > progressive["occupancy"] + 0.15
     assert oracle["occupancy"] <= scenario.talk_mean_s / (scenario.talk_mean_s + scenario.wrap_fixed_s) + 0.05
+
+
+def test_a_simulated_campaign_leaves_an_audit_trail_that_verifies_and_a_one_byte_edit_breaks_it(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import text
+
+    from campaigns.audit_store import verify_trail
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    result = run_simulation(small(agents=3, hours=0.5), "progressive", 1, database_url=url)
+    db = make_engine(url)
+    with db.connect() as conn:
+        kinds = {k: n for k, n in conn.execute(text("SELECT kind, count(*) FROM audit_events GROUP BY kind"))}
+    assert kinds["call_closed"] == result["dials"]
+    assert kinds["dial_decision"] >= result["dials"]
+    assert verify_trail(db).ok
+    with db.begin() as conn:
+        row_id, payload = conn.execute(text("SELECT id, payload FROM audit_events ORDER BY id LIMIT 1 OFFSET 5")).one()
+        edited = payload.replace('"', "'", 1) if isinstance(payload, str) else payload
+        conn.execute(text("UPDATE audit_events SET payload = :p WHERE id = :i"), {"p": edited, "i": row_id})
+    verdict = verify_trail(db)
+    db.dispose()
+    assert not verdict.ok
+    assert verdict.bad is not None
