@@ -41,7 +41,7 @@ class DemoOptions:
     contacts: int = 1500
     agents: int = 8
     hours: float = 3.0
-    pacer: str = "progressive"
+    pacer: str = "predictive"
     seed: int = 1
     start_hour: int = 10  # New York time
 

@@ -18,7 +18,8 @@ from campaigns.settings import get_settings
 @click.option("--agents", type=click.IntRange(1, 500), default=8, show_default=True, help="Simulated agents.")
 @click.option("--hours", type=click.FloatRange(0.25, 12), default=3.0, show_default=True,
               help="Length of the simulated working session, from 10:00 New York time.")
-@click.option("--pacer", default="progressive", show_default=True, help="preview, progressive or ratio:X.")
+@click.option("--pacer", default="predictive", show_default=True,
+              help="predictive, progressive, preview, ratio:X, or any registered pacer.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the simulated world.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True, help="Where the generated list and its reject report are written.")
