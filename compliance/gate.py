@@ -16,31 +16,30 @@ sentence for people).  A blocking reason is time-based when waiting cures it:
 its ``next_allowed_at`` is then the first instant it would pass, and the
 decision's ``next_allowed_at`` is the first instant every rule passes at once.
 
-=====================  ==========================================================  ===========
-code                   meaning                                                     waiting
-=====================  ==========================================================  ===========
-``ok``                 the rule passed
-``outside_hours``      outside a calling window in some candidate zone              helps
-``day_ban``            no calls on this day of the week there (e.g. FR Saturday)    helps
-``sunday_ban``         no calls on Sunday there                                     helps
-``holiday_ban``        a holiday on the called party's local date                   helps
-``no_holiday_calendar`` the rule set has no reviewed holiday dates for that year     never
-``frequency_cap``      a cap on calls in a rolling window is reached, or a quiet    helps
-                       period after a conversation (Reg F) is running
-``abandon_lockout``    too soon after an abandoned call (UK: 72 h)                  helps
-``machine_lockout``    too soon after an answering machine (UK: 24 h)               helps
-``unknown_timezone``   no candidate zone is known (or one is unreadable)            never
-``dnc_company``        on the company-wide do-not-call list                         never
-``dnc_campaign``       on this campaign's do-not-call list                          never
-``dnc_national``       on a national registry (US DNC, UK TPS, Canada DNCL)         never
-``registry_stale``     the registry copy is too old (31 days US, 28 UK) or missing  never
-``no_consent``         the campaign needs prior express written consent; none      never
-``consent_revoked``    consent was revoked, by any channel                          never
-``reassigned_number``  the number was disconnected after the consent was given     never
-``abandon_budget``     the campaign's abandonment budget is spent (overdialing)     helps when
-                                                                                    the store
-                                                                                    says
-=====================  ==========================================================  ===========
+=======================  ==========================================================  ===========
+code                     meaning                                                     waiting
+=======================  ==========================================================  ===========
+``ok``                   the rule passed
+``outside_hours``        outside a calling window in some candidate zone             helps
+``day_ban``              no calls on this day of the week there (e.g. FR Saturday)   helps
+``sunday_ban``           no calls on Sunday there                                    helps
+``holiday_ban``          a holiday on the called party's local date                  helps
+``no_holiday_calendar``  no reviewed holiday dates for that year in the rule set     never
+``frequency_cap``        a cap on calls in a rolling window is reached, or the       helps
+                         quiet days after a conversation (Reg F) are running
+``abandon_lockout``      too soon after an abandoned call (UK: 72 h)                 helps
+``machine_lockout``      too soon after an answering machine (UK: 24 h)              helps
+``unknown_timezone``     no candidate zone is known (or one is unreadable)           never
+``dnc_company``          on the company-wide do-not-call list                        never
+``dnc_campaign``         on this campaign's do-not-call list                         never
+``dnc_national``         on a national registry (US DNC, UK TPS, Canada DNCL)        never
+``registry_stale``       the registry copy is too old (31 days US, 28 UK) or missing never
+``no_consent``           the campaign needs prior express written consent; none      never
+``consent_revoked``      consent was revoked, by any channel                         never
+``reassigned_number``    the number was disconnected after the consent was given     never
+``abandon_budget``       the campaign's abandonment budget is spent (overdialing)    when the
+                                                                                     store says
+=======================  ==========================================================  ===========
 
 "never" means waiting alone does not help: someone must act (refresh the
 registry, record consent, add the contact's address...), so the decision's
@@ -354,7 +353,8 @@ class CallingHoursRule:
         self._passed: dict[tuple[CallingWindow, tuple[str, ...]], RuleResult] = {}
 
     def check(self, target: DialTarget, policy: CampaignPolicy, now: datetime) -> RuleResult:
-        zones = _zones(target.timezones)
+        res = target.resolution
+        zones = list(res.zoneinfos) if res is not None and res.zones == target.timezones else _zones(target.timezones)
         if not zones:
             return RuleResult(
                 self.id,

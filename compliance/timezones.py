@@ -249,6 +249,8 @@ def resolve(
     stated zone makes the whole set unknown (it might be the one where it is
     seven in the morning).
     """
+    if type(stated) is not tuple:
+        stated = tuple(stated)  # a list from a database column still resolves (and hashes)
     number_key = e164[:8] if e164.startswith("+1") and len(e164) == 12 else e164
     key = (number_key, state, postal_code, stated)
     found = _cache.get(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection
 from datetime import UTC, datetime, time, timedelta
@@ -411,6 +412,13 @@ def test_a_blocked_decision_may_go_when_the_last_blocking_rule_opens() -> None:
     assert decision.next_allowed_at == AT + timedelta(hours=3)
     assert decision.codes == ("outside_state_hours", "outside_hours")
     assert decision.blocking == (LATEST, LATER)
+
+
+def test_a_decision_names_each_blocking_code_once_however_many_rules_give_it() -> None:
+    # the federal, state and campaign windows all say outside_hours; the hopper counts the lead once
+    decision = Decision(False, AT, (LATER, NEVER, dataclasses.replace(LATER, rule="c.hours")))
+    assert decision.codes == ("outside_hours", "dnc_company")
+    assert len(decision.blocking) == 3
 
 
 def test_a_blocked_decision_with_any_rule_that_waiting_cannot_cure_has_no_next_time() -> None:
