@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns.db import make_engine, make_session_factory, upgrade
 from campaigns.models import Agent, Campaign, Contact, ContactList, ContactPhone
 from campaigns.services import create_campaign, start_campaign
-from campaigns.store import SqlDnc, SqlLeadSource, SqlRecorder, recover_interrupted_attempts
+from campaigns.store import (
+    CampaignAttemptHistory,
+    SqlDnc,
+    SqlLeadSource,
+    SqlRecorder,
+    recover_interrupted_attempts,
+)
 from compliance.gate import CallingWindow, CampaignPolicy, Decision, DialTarget, default_gate
 from dialer.carriers.simulated import SimulatedCarrier
 from dialer.clock import VirtualLoop
@@ -243,8 +249,9 @@ class Rig:
         else:
             source = SqlLeadSource(db, campaign_id, max_attempts=retry.max_attempts)
         dnc = SqlDnc(db, clock=loop.now)
-        recorder = SqlRecorder(db, campaign_id, retry, autoflush=False, dnc=dnc)
-        gate = default_gate(dnc)
+        history = CampaignAttemptHistory(db, campaign_id, now=plan.first_start)
+        recorder = SqlRecorder(db, campaign_id, retry, autoflush=False, dnc=dnc, history=history)
+        gate = default_gate(dnc, history=history)
 
         def check(lead: Lead, now: float) -> Decision:
             target = DialTarget(lead.e164, lead.timezones, lead.state, lead.postal_code, lead.contact_id)

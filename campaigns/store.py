@@ -15,7 +15,7 @@ whatever the buffering:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -37,7 +37,8 @@ from campaigns.models import (
     DispositionCode,
     DncEntry,
 )
-from compliance.gate import Decision
+from compliance.gate import CampaignPolicy, Decision, DialTarget
+from compliance.history import Attempt
 from dialer.agents import AgentMove
 from dialer.calls import Call
 from dialer.hopper import Lead
@@ -216,8 +217,10 @@ class SqlRecorder:
         *,
         autoflush: bool = True,
         dnc: SqlDnc | None = None,
+        history: CampaignAttemptHistory | None = None,
     ) -> None:
         self.db = db
+        self.history = history
         self.campaign_id = campaign_id
         self.retry = retry
         self.autoflush = autoflush
@@ -266,6 +269,8 @@ class SqlRecorder:
         if call.attempt_id is not None:
             self._calls[call.attempt_id] = call
         self._finished.append(call)
+        if self.history is not None:
+            self.history.record(call)
         if self.autoflush:
             self.flush()
 
@@ -364,6 +369,61 @@ class SqlRecorder:
             if self.dnc is not None:
                 self.dnc.add_company(call.e164)
         return {"contact_id": call.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": code}
+
+
+def attempt_outcome(answer_class: str | None, *, abandoned: bool, connected: bool) -> str:
+    """A call's outcome in the words of the frequency-cap rules (compliance.history.OUTCOMES)."""
+    if abandoned:
+        return "abandoned"
+    if answer_class in ("machine", "fax", "busy", "failed"):
+        return answer_class
+    if answer_class in ("human", "unknown"):
+        return "human" if connected or answer_class == "human" else "unknown"
+    return "no-answer"
+
+
+class CampaignAttemptHistory:
+    """Earlier attempts of a campaign's contacts, for the gate's frequency caps and lockouts.
+
+    Loaded once (the last 31 days) and kept current by the recorder as calls
+    close, so the gate counts without a query per dial.
+    """
+
+    def __init__(self, db: Engine, campaign_id: int, *, now: float) -> None:
+        self._by_contact: dict[int, list[Attempt]] = {}
+        since = to_dt(now - 31 * 86400.0)
+        with db.connect() as conn:
+            rows = conn.execute(
+                select(CallAttempt.contact_id, CallAttempt.e164, CallAttempt.queued_at, CallAttempt.answer_class,
+                       CallAttempt.abandoned_at, CallAttempt.connected_at)
+                .where(CallAttempt.campaign_id == campaign_id, CallAttempt.queued_at >= since,
+                       CallAttempt.ended_at.is_not(None))
+                .order_by(CallAttempt.queued_at)
+            )
+            for row in rows:
+                self.add(row.contact_id, Attempt(row.queued_at, attempt_outcome(
+                    row.answer_class, abandoned=row.abandoned_at is not None, connected=row.connected_at is not None,
+                ), row.e164))
+
+    def add(self, contact_id: int, attempt: Attempt) -> None:
+        self._by_contact.setdefault(contact_id, []).append(attempt)
+
+    def record(self, call: Call) -> None:
+        queued = call.at("queued")
+        if queued is None:
+            return
+        answer_class = call.answer_class
+        outcome = attempt_outcome(answer_class.value if answer_class else None,
+                                  abandoned=call.has("abandoned") and call.amd_verdict not in ("machine", "fax"),
+                                  connected=call.has("connected"))
+        self.add(call.contact_id, Attempt(datetime.fromtimestamp(queued, UTC), outcome, call.e164))
+
+    def attempts(self, target: DialTarget, policy: CampaignPolicy, now: datetime) -> Sequence[Attempt]:
+        if target.contact_id is None:
+            return ()
+        found = self._by_contact.get(target.contact_id, ())
+        horizon = now.timestamp() - 31 * 86400.0
+        return [a for a in found if a.at.timestamp() >= horizon]
 
 
 def call_closed_event(call: Call) -> NewEvent:

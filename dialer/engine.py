@@ -144,6 +144,11 @@ class Engine:
     def running(self) -> bool:
         return self._running
 
+    def over_abandon_budget(self, obs: Observation) -> bool:
+        """Drops past the campaign's target share of live answers (one drop of slack to start)."""
+        totals = obs.totals
+        return totals.abandoned > self.config.target_abandon * totals.live_answers + 1.0
+
     def _tick_and_reschedule(self) -> None:
         if not self._running:
             return
@@ -159,6 +164,9 @@ class Engine:
         if obs.working == 0:
             return 0  # never dial with nobody to take the call, whatever the pacer says
         wanted = max(0, min(int(wanted), self.config.max_calls_per_tick))
+        if self.over_abandon_budget(obs):
+            # Whatever the pacer says, a campaign past its target only dials for free agents.
+            wanted = min(wanted, max(0, obs.ready - obs.in_flight - obs.waiting))
         if self.pacer.agent_bound:
             wanted = min(wanted, obs.ready)
         if wanted == 0:

@@ -273,3 +273,14 @@ def test_the_engine_runs_on_its_own_ticks_once_started() -> None:
     floor.carrier.send("SID2", "completed", "no-answer")
     floor.advance(5.0)
     assert len(floor.carrier.placed) == 2
+
+
+def test_past_its_abandonment_target_a_campaign_only_dials_for_free_agents_whatever_the_pacer() -> None:
+    floor = make_floor("ratio:3")
+    for i in range(3):
+        floor.engine.login(f"a{i}")
+    floor.engine.counters.answered = 40
+    floor.engine.counters.abandoned = 3  # 7.5% of live answers
+    assert floor.engine.tick() == 3  # not 9
+    floor.engine.counters.abandoned = 1
+    assert floor.engine.tick() == 6  # back under: the ratio again (9 lines for 3 agents, 3 in flight)

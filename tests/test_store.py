@@ -12,6 +12,7 @@ from campaigns.db import make_engine, upgrade
 from campaigns.models import CallAttempt, Campaign, Contact, ContactList, ContactPhone, DncEntry
 from campaigns.simulate import run_simulation
 from campaigns.store import SqlDnc, SqlLeadSource, SqlRecorder, recover_interrupted_attempts
+from compliance.history import Attempt
 from dialer.calls import Call
 from dialer.outcomes import RetryPolicy
 from dialer.simulation.scenario import parse_scenario
@@ -163,3 +164,21 @@ def test_a_simulation_runs_on_postgresql_with_every_dial_recorded(pg_url: str) -
     db.dispose()
     assert len(attempts) == result["dials"] > 0
     assert all(a.ended_at is not None and a.disposition for a in attempts)
+
+
+def test_the_attempt_history_lets_the_gate_enforce_a_state_cap(db: Engine) -> None:
+    from campaigns.store import CampaignAttemptHistory
+    from compliance.gate import CampaignPolicy, DialTarget, default_gate
+
+    campaign_id = add_campaign(db, [])
+    history = CampaignAttemptHistory(db, campaign_id, now=NOW)
+    gate = default_gate(history=history)
+    florida = DialTarget("+13055550123", ("America/New_York",), state="FL", contact_id=42)
+    policy = CampaignPolicy(campaign_id)
+    at = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)  # 11:00 in Miami
+    assert gate.can_dial(florida, policy, at).allowed
+    for hours_ago in (5, 3, 1):
+        history.add(42, Attempt(datetime.fromtimestamp(at.timestamp() - 3600 * hours_ago, UTC), "no-answer"))
+    decision = gate.can_dial(florida, policy, at)
+    assert not decision.allowed
+    assert "frequency_cap" in decision.codes
