@@ -440,43 +440,42 @@ def chart(results: list[tuple[Scenario, list[Row]]], path: Path) -> bool:
     n = len(results)
     cols = min(3, n)
     rows_n = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(5.2 * cols, 4.2 * rows_n), squeeze=False)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(5.2 * cols, 4.2 * rows_n + 0.8), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
+    colours: dict[str, str] = {}  # one colour per pacer in every panel
+    handles: dict[str, Any] = {}
     for ax, (scenario, rows) in zip(axes.flat, results, strict=False):
         target = min(0.03, scenario.target_abandon)
-        ax.axvline(100 * target, color="crimson", linestyle="--", linewidth=1, label="target")
+        handles["abandonment target"] = ax.axvline(100 * target, color="crimson", linestyle="--", linewidth=1)
         for row in rows:
             s = row.summary
             x, y = 100 * s["abandonment_mean"], 100 * s["occupancy_mean"]
             xerr = [[x - 100 * min(r["abandonment_rate"] for r in row.runs)], [100 * s["abandonment_max"] - x]]
             yerr = s["occupancy_ci95_half"]
-            label = f"{row.label} ({row.ratio:g})" if row.ratio is not None else row.label
-            ax.errorbar(
+            colour = colours.setdefault(row.label, f"C{len(colours) % 10}")
+            handles[row.label] = ax.errorbar(
                 x,
                 y,
                 xerr=xerr,
                 yerr=None if yerr is None else 100 * yerr,
                 fmt="o" if row.meets_bar else "x",
+                color=colour,
                 capsize=3,
-                label=label,
             )
-            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            label = f"{row.label} ({row.ratio:g})" if row.ratio is not None else row.label
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7, color=colour)
         if rows and rows[0].summary.get("oracle_occupancy"):
-            ax.axhline(
-                100 * rows[0].summary["oracle_occupancy"],
-                color="grey",
-                linestyle=":",
-                linewidth=1,
-                label="talk/(talk+wrap)",
+            handles["talk/(talk+wrap)"] = ax.axhline(
+                100 * rows[0].summary["oracle_occupancy"], color="grey", linestyle=":", linewidth=1
             )
         ax.set_title(f"{scenario.name} ({scenario.total_agents} agents)", fontsize=10)
         ax.set_xlabel("abandonment, % (mean; bars: min..max over seeds)")
         ax.set_ylabel("occupancy, % (mean; bars: 95% CI)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="lower right")
     fig.suptitle("Pacers: occupancy against abandonment (o meets the bar, x does not)")
-    fig.tight_layout()
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(8, len(handles)), fontsize=8)
+    fig.tight_layout(rect=(0, 0.7 / (4.2 * rows_n + 0.8), 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True

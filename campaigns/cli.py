@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from campaigns.commands.audit import audit_group
 from campaigns.commands.campaign import campaign_group
 from campaigns.commands.compliance import compliance_group
+from campaigns.commands.compliance_reports import report_group
 from campaigns.commands.db import db_group
 from campaigns.commands.demo import demo_command
 from campaigns.commands.dnc import dnc_group
@@ -114,3 +115,4 @@ main.add_command(simulate_command, name="simulate")
 main.add_command(_needs_schema(demo_command), name="demo")
 main.add_command(dnc_group)
 main.add_command(audit_group)
+main.add_command(report_group)
