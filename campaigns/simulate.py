@@ -147,8 +147,14 @@ def run_simulation(
     database_url: str | None = None,
     flush_every_s: float = 15.0,
     progress: Callable[[float], None] | None = None,
+    hold_over_budget: bool = True,
 ) -> dict[str, Any]:
-    """Run one (scenario, pacer, seed) and return its figures; the same three give the same figures."""
+    """Run one (scenario, pacer, seed) and return its figures; the same three give the same figures.
+
+    ``hold_over_budget=False`` turns off the engine's own safety net (progressive
+    dialing past the abandonment target), so other dialers' pacers are measured
+    as they are.
+    """
     started = wallclock.perf_counter()
     make_pacer(pacer_spec)  # fail fast on a bad name, before any database work
     with tempfile.TemporaryDirectory(prefix="dialer-sim-") as tmp:
@@ -163,7 +169,7 @@ def run_simulation(
             campaign_id, list_id = create_sim_campaign(db, scenario, pacer_spec, seed, plan.window)
             feeder = ContactFeeder(make_session_factory(db), campaign_id, list_id, seed)
             rig = Rig.build(db, scenario, pacer_spec, seed, campaign_id, plan, feeder=feeder,
-                            flush_every_s=flush_every_s)
+                            flush_every_s=flush_every_s, hold_over_budget=hold_over_budget)
             rig.run_days(progress)
             result = rig.figures()
             result["contacts_created"] = feeder.added
@@ -223,6 +229,7 @@ class Rig:
         *,
         feeder: ContactFeeder | None = None,
         flush_every_s: float = 15.0,
+        hold_over_budget: bool = True,
     ) -> Rig:
         with make_session_factory(db)() as session:
             campaign = session.get_one(Campaign, campaign_id)
@@ -239,6 +246,7 @@ class Rig:
                 drop_message=campaign.drop_message, amd_enabled=campaign.amd_enabled,
                 machine_action=campaign.machine_action, voicemail_message=campaign.voicemail_message,
                 target_abandon=campaign.target_abandon, tick_s=scenario.tick_s,
+                hold_over_budget=hold_over_budget,
             )
 
         loop = VirtualLoop(plan.first_start)

@@ -45,6 +45,9 @@ class EngineConfig:
     tick_s: float = 1.0
     max_calls_per_tick: int = 50
     lost_call_grace_s: float = 60.0  # a call with no news this long after its ring timeout is written off
+    # Hold every pacer to progressive past the abandonment target. Only benchmarks turn it
+    # off, to measure other dialers' pacers as they are.
+    hold_over_budget: bool = True
 
     def __post_init__(self) -> None:
         if self.ring_timeout_s < 15:
@@ -164,7 +167,7 @@ class Engine:
         if obs.working == 0:
             return 0  # never dial with nobody to take the call, whatever the pacer says
         wanted = max(0, min(int(wanted), self.config.max_calls_per_tick))
-        if self.over_abandon_budget(obs):
+        if self.config.hold_over_budget and self.over_abandon_budget(obs):
             # Whatever the pacer says, a campaign past its target only dials for free agents.
             wanted = min(wanted, max(0, obs.ready - obs.in_flight - obs.waiting))
         if self.pacer.agent_bound:

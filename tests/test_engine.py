@@ -284,3 +284,12 @@ def test_past_its_abandonment_target_a_campaign_only_dials_for_free_agents_whate
     assert floor.engine.tick() == 3  # not 9
     floor.engine.counters.abandoned = 1
     assert floor.engine.tick() == 6  # back under: the ratio again (9 lines for 3 agents, 3 in flight)
+
+
+def test_a_benchmark_can_turn_the_budget_hold_off_to_measure_a_pacer_as_it_is() -> None:
+    floor = make_floor("ratio:3", hold_over_budget=False)
+    for i in range(3):
+        floor.engine.login(f"a{i}")
+    floor.engine.counters.answered = 40
+    floor.engine.counters.abandoned = 3
+    assert floor.engine.tick() == 9

@@ -42,9 +42,12 @@ _LINES: tuple[tuple[str, str, str], ...] = (
               help="Run this many seeds from --seed on and report each and their mean.")
 @click.option("--db", "database_url", default=None,
               help="Keep the run's records in this database URL (default: a throwaway SQLite file).")
+@click.option("--no-safety-net", "no_safety_net", is_flag=True,
+              help="Let the pacer dial past the abandonment target (to measure other dialers' pacers as they are).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one per line with --seeds).")
 def simulate_command(
-    scenario_file: Path, pacer_spec: str, seed: int, n_seeds: int, database_url: str | None, as_json: bool
+    scenario_file: Path, pacer_spec: str, seed: int, n_seeds: int, database_url: str | None, no_safety_net: bool,
+    as_json: bool,
 ) -> None:
     """Run a pacing SCENARIO_FILE on the real engine with a simulated carrier and agents.
 
@@ -80,7 +83,8 @@ def simulate_command(
 
     results = []
     for s in range(seed, seed + n_seeds):
-        result = run_simulation(scenario, pacer_spec, s, database_url=database_url)
+        result = run_simulation(scenario, pacer_spec, s, database_url=database_url,
+                                hold_over_budget=not no_safety_net)
         results.append(result)
         if as_json:
             click.echo(json.dumps(result, sort_keys=True))
