@@ -41,6 +41,7 @@ from dialer.pacing import Observation, PacerEvent, Totals, register_pacer
 ANSWERED_CLASSES = frozenset({"human", "machine", "fax", "unknown"})
 HOUR_CEILING = 0.04  # the rolling hour's drops may not pass this share of its live answers
 THETA_GAIN = 0.5
+AIM_SHARE = 0.8  # the drop rate steered to, as a share of the target: room for a bad day
 MACHINE_WEIGHT = 0.3  # a machine holds an agent only until the verdict: a fraction of a person's claim
 HORIZON_QUANTILES = (0.2, 0.5, 0.8)  # when calls placed now are answered
 GRACE_S = 1.5  # an agent freed this soon after an answer still meets the 2-second rule
@@ -246,7 +247,7 @@ class PredictivePacer:
 
     def _aim_for(self, obs: Observation | None) -> float:
         target = obs.target_abandon if obs is not None else 0.03
-        return self.aim_override if self.aim_override is not None else 0.75 * target
+        return self.aim_override if self.aim_override is not None else AIM_SHARE * target
 
     # ------------------------------------------------------------------ deciding
     def calls_to_place(self, obs: Observation) -> int:
