@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from campaigns.audit_store import NewEvent, append_events
 from campaigns.compliance_models import DncChange, RegistryLoad
-from campaigns.models import Campaign, ContactPhone, DncEntry
+from campaigns.models import Campaign, Contact, ContactPhone, DncEntry
 from compliance.gate import DncLookup, NationalRegistry, RegistryAnswer
 from compliance.phones import PhoneError, normalize_phone
 from compliance.registry import (
@@ -598,8 +598,11 @@ def scrub_campaign(
     registry: Registry | None = None,
     now: datetime | None = None,
     keep_hits: bool = False,
+    list_id: int | None = None,
 ) -> ScrubReport:
     """Check every phone of a campaign against the company, campaign and national lists; count per list.
+
+    ``list_id`` narrows the scrub to the phones of one contact list (an import's).
 
     Reports only: the dial gate checks again at every dial, and a number's
     national listing is not for ever.  ``keep_hits`` keeps each listed
@@ -623,6 +626,8 @@ def scrub_campaign(
         .where(ContactPhone.campaign_id == campaign_id)
         .order_by(ContactPhone.id)
     )
+    if list_id is not None:
+        query = query.join(Contact, Contact.id == ContactPhone.contact_id).where(Contact.list_id == list_id)
     result = conn.execution_options(yield_per=_BATCH * 5).execute(query)
     for batch in result.partitions():
         national = registry.listed_many([row.e164 for row in batch]) if registry is not None else None
@@ -700,6 +705,21 @@ def record_registry_load(
 def current_registry_load(session: Session) -> RegistryLoad | None:
     """The newest registry copy loaded, or None."""
     return session.scalars(select(RegistryLoad).order_by(RegistryLoad.id.desc()).limit(1)).first()
+
+
+def open_current_registry(session: Session) -> tuple[Registry | None, str | None]:
+    """The registry copy loaded last, opened (the caller closes it), or None with why not."""
+    load = current_registry_load(session)
+    if load is None:
+        return None, "no registry copy has been loaded"
+    try:
+        registry = Registry(load.path)
+    except (RegistryError, OSError) as error:
+        return None, f"the registry copy {load.path} cannot be opened: {error}"
+    if registry.info.digest != load.digest:
+        registry.close()
+        return None, f"{load.path} is not the copy recorded by load {load.id} (digest differs)"
+    return registry, None
 
 
 class SqlNationalRegistry:

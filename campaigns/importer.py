@@ -104,6 +104,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns import dnc_store
 from campaigns.csv_safety import safe_csv_writer
 from campaigns.models import Campaign, Contact, ContactList, ContactPhone, ContactStatus
 from compliance.phones import PhoneError, PhoneInfo, analyze_phone, is_known_region
@@ -266,6 +267,9 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
     #: Observations about the file as a whole (mapping choices, BOM, delimiter).
     notes: list[str] = field(default_factory=list)
+    #: Imported phones on each do-not-call list ("company", "campaign", and "national" when a
+    #: registry copy is loaded).  They are imported all the same: the dial gate blocks them.
+    on_dnc_by_list: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -878,8 +882,26 @@ class _Import:
                     self.reject_file.close()
                 else:
                     self.reject_file.flush()
+        self._scrub()
         self.report.elapsed_s = round(time.perf_counter() - self.started, 3)
         return self.report
+
+    def _scrub(self) -> None:
+        """Count the landed phones on each do-not-call list (they stay: the dial gate blocks them)."""
+        if not self.list_id:
+            return
+        registry, problem = dnc_store.open_current_registry(self.session)
+        try:
+            scrub = dnc_store.scrub_campaign(self.session, self.campaign_id, registry=registry, list_id=self.list_id)
+        finally:
+            if registry is not None:
+                registry.close()
+            self.session.rollback()  # the scrub only read
+        self.report.on_dnc_by_list = {"company": scrub.company, "campaign": scrub.campaign}
+        if scrub.national is not None:
+            self.report.on_dnc_by_list["national"] = scrub.national
+        else:
+            self.report.notes.append(f"not scrubbed against the national registry: {problem}")
 
     def _run(self, stream: IO[bytes], name: str, total: int) -> None:
         report = self.report

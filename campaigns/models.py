@@ -126,6 +126,10 @@ class Campaign(Base):
     voicemail_message: Mapped[str] = mapped_column(Text, default="")
     drop_message: Mapped[str] = mapped_column(Text)
     calling_window: Mapped[str] = mapped_column(String(11), default="08:00-21:00")
+    # Prior express written consent needed for every number (e.g. autodialed calls to mobiles).
+    requires_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The campaign plays a prerecorded message (artificial or prerecorded voice).
+    prerecorded: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

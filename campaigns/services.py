@@ -58,6 +58,8 @@ SETTINGS = (
     "voicemail_message",
     "drop_message",
     "calling_window",
+    "requires_consent",
+    "prerecorded",
 )
 
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -173,6 +175,11 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             raise CampaignError("drop_message", "must not be empty: an abandoned call must hear it")
     if "calling_window" in settings:
         out["calling_window"] = parse_calling_window(settings["calling_window"])
+    for flag in ("requires_consent", "prerecorded"):
+        if flag in settings:
+            if not isinstance(settings[flag], bool):
+                raise CampaignError(flag, f"must be true or false, not {settings[flag]!r}")
+            out[flag] = settings[flag]
     return out
 
 
@@ -285,10 +292,45 @@ def get_campaign(session: Session, id_or_name: int | str) -> Campaign:
 
 
 def start_campaign(session: Session, campaign: Campaign) -> Campaign:
-    """Make a draft or paused campaign active; starting an active one changes nothing."""
+    """Make a draft or paused campaign active; starting an active one changes nothing.
+
+    Refused when the ring time is under 15 s or the drop message is not lawful
+    (see ``drop_message_problem``).
+    """
     if campaign.status == CampaignStatus.FINISHED.value:
         raise CampaignError("status", f"campaign {campaign.name!r} is finished and cannot start again")
+    if campaign.ring_timeout_s < MIN_RING_TIMEOUT_S:
+        raise CampaignError(
+            "ring_timeout_s", f"is {campaign.ring_timeout_s} s; a call must ring at least {MIN_RING_TIMEOUT_S} s"
+        )
+    problem = drop_message_problem(
+        campaign.drop_message or "", campaign.name, campaign.purpose, campaign.default_region or "US"
+    )
+    if problem is not None:
+        raise CampaignError("drop_message", f"{problem}; campaign {campaign.name!r} cannot start without it")
     return _set_status(session, campaign, CampaignStatus.ACTIVE)
+
+
+_OPT_OUT_KEY_PRESS = re.compile(r"\bpress\s+\d", re.IGNORECASE)
+
+
+def drop_message_problem(message: str, seller: str, purpose: str, region: str = "US") -> str | None:
+    """What a drop message lacks, or None when it has all the law asks.
+
+    16 CFR 310.4(b)(4)(iii) and 47 CFR 64.1200(a)(7): the seller's name, that
+    the call was for telemarketing purposes (telemarketing campaigns), a
+    number to call back, and a key-press opt-out ("press" and a digit).
+    """
+    text = " ".join(message.split())
+    if not seller.strip() or seller.strip().casefold() not in text.casefold():
+        return f"does not name the seller ({seller!r})"
+    if purpose == "telemarketing" and "telemarketing" not in text.casefold():
+        return "does not say the call was for telemarketing purposes"
+    if not any(True for _ in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)):
+        return "gives no phone number to call back"
+    if _OPT_OUT_KEY_PRESS.search(text) is None:
+        return "offers no key-press opt-out (e.g. 'press 9')"
+    return None
 
 
 def pause_campaign(session: Session, campaign: Campaign) -> Campaign:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine as Database
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from campaigns.consent_store import SqlConsentLookup
 from campaigns.db import make_engine, make_session_factory, upgrade
 from campaigns.models import Agent, Campaign, Contact, ContactList, ContactPhone
 from campaigns.services import create_campaign, start_campaign
@@ -239,7 +240,10 @@ class Rig:
                     session.add(Agent(login=login, name=f"Agent {number}"))
             session.commit()
             retry = RetryPolicy(campaign.max_attempts, tuple(campaign.retry_delays_min))
-            policy = CampaignPolicy(campaign_id, CallingWindow.parse(campaign.calling_window), campaign.purpose)
+            policy = CampaignPolicy(
+                campaign_id, CallingWindow.parse(campaign.calling_window), campaign.purpose,
+                prerecorded=campaign.prerecorded, requires_consent=campaign.requires_consent,
+            )  # fmt: skip
             config = EngineConfig(
                 campaign_id=campaign_id, caller_id=campaign.caller_id, ring_timeout_s=campaign.ring_timeout_s,
                 safe_harbour_s=min(campaign.safe_harbour_s, scenario.safe_harbour_s),
@@ -259,7 +263,8 @@ class Rig:
         dnc = SqlDnc(db, clock=loop.now)
         history = CampaignAttemptHistory(db, campaign_id, now=plan.first_start)
         recorder = SqlRecorder(db, campaign_id, retry, autoflush=False, dnc=dnc, history=history)
-        gate = default_gate(dnc, history=history)
+        consent = SqlConsentLookup(db) if policy.requires_consent else None
+        gate = default_gate(dnc, history=history, consent=consent)
 
         def check(lead: Lead, now: float) -> Decision:
             target = DialTarget(lead.e164, lead.timezones, lead.state, lead.postal_code, lead.contact_id)

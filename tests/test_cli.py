@@ -187,3 +187,15 @@ def test_the_console_script_is_declared_for_this_group():
 
     assert 'dialer = "campaigns.cli:main"' in pyproject
     assert os.path.basename(main.name or "") in ("main", "dialer")
+
+
+def test_campaign_create_takes_the_consent_and_prerecorded_flags_and_defaults_them_off(cli):
+    flagged = cli(
+        "campaign", "create", "Mobiles", "--caller-id", "2015550123", "--requires-consent", "--prerecorded", "--json"
+    )
+    assert flagged.exit_code == 0, flagged.output
+    assert (json.loads(flagged.stdout)["requires_consent"], json.loads(flagged.stdout)["prerecorded"]) == (True, True)
+
+    plain = cli("campaign", "create", "Landlines", "--caller-id", "2015550123", "--no-prerecorded", "--json")
+    assert plain.exit_code == 0, plain.output
+    assert (json.loads(plain.stdout)["requires_consent"], json.loads(plain.stdout)["prerecorded"]) == (False, False)

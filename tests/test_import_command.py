@@ -196,3 +196,18 @@ def test_the_help_explains_mapping_reasons_and_gives_examples(cli):
         assert text in result.output
     assert "Examples:" in result.output and "dialer import leads.csv --campaign Spring" in result.output
     assert "duplicate_in_campaign" in result.output and "spreadsheet row number" in result.output
+
+
+def test_import_reports_how_many_imported_phones_are_on_each_dnc_list_in_text_and_json(cli, contacts_csv, tmp_path):
+    assert cli("dnc", "add", "2125550101", "--campaign", "Spring", "--reason", "asked").exit_code == 0
+    assert cli("dnc", "add", "6465550177", "--reason", "asked").exit_code == 0
+
+    as_json = cli("import", str(contacts_csv), "--campaign", "Spring", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["on_dnc_by_list"] == {"company": 0, "campaign": 1}
+
+    more = tmp_path / "more.csv"
+    more.write_text("First Name,Phone Number\nEd,646-555-0177\nFay,646-555-0178\n", encoding="utf-8")
+    text = cli("import", str(more), "--campaign", "Spring")
+    assert text.exit_code == 0, text.output
+    assert "on do-not-call lists" in text.stdout and "company 1, campaign 0" in text.stdout

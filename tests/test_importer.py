@@ -769,3 +769,49 @@ def test_windows_line_endings_are_read_like_unix_ones(run, factory):
     assert (report.imported, report.rejected) == (2, 0)
     ann, bob = contacts(factory)
     assert (ann.last_name, ann.custom_fields["Notes"], bob.source_row) == ("Lee", "two\r\nlines", 3)
+
+
+def test_an_import_counts_its_phones_on_the_company_and_campaign_lists_and_still_lands_them(run, factory, campaign_id):
+    from campaigns import dnc_store
+
+    with factory() as session:
+        dnc_store.add_number(session, "+12125550101", source="api", actor="ops")
+        dnc_store.add_number(session, "+14155550102", source="api", actor="ops", campaign_id=campaign_id)
+        dnc_store.add_number(session, "+13055550103", source="api", actor="ops", campaign_id=campaign_id)
+        session.commit()
+    report, _ = run(HEADER + "Ann,Lee,(212) 555-0101\nCy,Bo,415-555-0102\nDi,Mo,646-555-0104\n")
+    assert report.imported == 3
+    assert report.on_dnc_by_list == {"company": 1, "campaign": 1}
+    assert report.to_dict()["on_dnc_by_list"] == {"company": 1, "campaign": 1}
+    assert any("national registry" in note for note in report.notes)
+    assert sorted(numbers(factory)) == ["+12125550101", "+14155550102", "+16465550104"]
+
+
+def test_an_import_scrub_counts_only_the_phones_of_that_import(run, factory, campaign_id):
+    from campaigns import dnc_store
+
+    run(HEADER + "Ann,Lee,(212) 555-0101\n")
+    with factory() as session:
+        dnc_store.add_number(session, "+12125550101", source="api", actor="ops")
+        session.commit()
+    report, _ = run(HEADER + "Cy,Bo,415-555-0102\n")
+    assert report.on_dnc_by_list == {"company": 0, "campaign": 0}
+
+
+def test_an_import_counts_its_phones_on_the_loaded_national_registry(run, factory, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from campaigns import dnc_store
+    from compliance.registry import load_registry_files
+
+    source = tmp_path / "ftc.txt"
+    source.write_text("2125550101\n4155550102\n")
+    info, load_report = load_registry_files(
+        [source], tmp_path / "registry.bin", downloaded_at=datetime.now(UTC) - timedelta(days=1)
+    )
+    with factory() as session:
+        dnc_store.record_registry_load(session, info, load_report, loaded_by="ops")
+        session.commit()
+    report, _ = run(HEADER + "Ann,Lee,(212) 555-0101\nCy,Bo,415-555-0102\nDi,Mo,646-555-0104\n")
+    assert report.imported == 3
+    assert report.on_dnc_by_list == {"company": 0, "campaign": 0, "national": 2}

@@ -67,6 +67,8 @@ def test_every_setting_can_be_chosen(session):
         machine_action="voicemail",
         voicemail_message="Please call us back.",
         calling_window="9:00-20:30",
+        requires_consent=True,
+        prerecorded=True,
     )
 
     assert services.campaign_to_dict(campaign) | {"created_at": None, "updated_at": None} == {
@@ -89,6 +91,8 @@ def test_every_setting_can_be_chosen(session):
         "voicemail_message": "Please call us back.",
         "drop_message": campaign.drop_message,
         "calling_window": "09:00-20:30",
+        "requires_consent": True,
+        "prerecorded": True,
         "created_at": None,
         "updated_at": None,
     }
@@ -124,6 +128,8 @@ def test_every_setting_can_be_chosen(session):
         ({"dial_mode": "preview", "pacer": "ratio:2"}, "pacer"),
         ({"dial_mode": "power", "pacer": "progressive"}, "pacer"),
         ({"calling_window": "8-21"}, "calling_window"),
+        ({"requires_consent": "yes"}, "requires_consent"),
+        ({"prerecorded": 1}, "prerecorded"),
         ({"calling_window": "21:00-08:00"}, "calling_window"),
         ({"calling_window": "09:00-09:00"}, "calling_window"),
         ({"calling_window": "09:00-24:30"}, "calling_window"),
@@ -303,3 +309,52 @@ def test_a_campaign_round_trips_through_postgresql(pg_url):
         with pytest.raises(CampaignError, match="exists already"):
             make(session)
     engine.dispose()
+
+
+def test_the_default_drop_message_of_every_purpose_lets_the_campaign_start(session):
+    for purpose in services.PURPOSES:
+        campaign = make(session, name=f"Acme {purpose}", purpose=purpose)
+        assert services.start_campaign(session, campaign).status == "active"
+
+
+@pytest.mark.parametrize(
+    ("message", "lacks"),
+    [
+        (
+            "This was a telemarketing call from someone. Call (201) 555-0123. Press 9 to opt out.",
+            "does not name the seller",
+        ),
+        ("This was a call from Spring renewals. Call (201) 555-0123. Press 9 to opt out.", "telemarketing"),
+        (
+            "This was a telemarketing call from Spring renewals. Call us back. Press 9 to opt out.",
+            "no phone number",
+        ),
+        (
+            "This was a telemarketing call from Spring renewals. Call (201) 555-0123 to opt out.",
+            "no key-press opt-out",
+        ),
+    ],
+)
+def test_a_campaign_whose_drop_message_lacks_a_required_part_cannot_start(session, message, lacks):
+    campaign = make(session, drop_message=message)
+
+    with pytest.raises(CampaignError, match="drop_message") as refused:
+        services.start_campaign(session, campaign)
+
+    assert lacks in refused.value.message
+    assert campaign.status == "draft"
+
+
+def test_a_survey_drop_message_need_not_say_telemarketing(session):
+    message = "A survey call from Spring renewals. Call 201 555 0123. Press 9 to opt out."
+    campaign = make(session, purpose="survey", drop_message=message)
+    assert services.start_campaign(session, campaign).status == "active"
+
+
+def test_a_campaign_ringing_less_than_15_seconds_cannot_start(session):
+    campaign = make(session)
+    campaign.ring_timeout_s = 14  # set behind validation's back, as an old row or a direct edit could
+
+    with pytest.raises(CampaignError, match="ring_timeout_s"):
+        services.start_campaign(session, campaign)
+    assert campaign.status == "draft"

@@ -29,6 +29,8 @@ _OPTION_FOR_SETTING = {
     "retry_delays_min": "--retry-delays",
     "safe_harbour_s": "--safe-harbour",
     "amd_enabled": "--amd/--no-amd",
+    "requires_consent": "--requires-consent/--no-requires-consent",
+    "prerecorded": "--prerecorded/--no-prerecorded",
 } | {
     setting: "--" + setting.replace("_", "-")
     for setting in (
@@ -177,6 +179,19 @@ def campaign_group() -> None:
     metavar="HH:MM-HH:MM",
     help="Hours to call in, on the called person's clock; the law's own hours apply too. "
     f"{_default('calling_window')}",
+)
+@click.option(
+    "--requires-consent/--no-requires-consent",
+    "requires_consent",
+    default=None,
+    help="Dial only numbers with prior express written consent on record (e.g. autodialed calls to "
+    "mobiles). [default: --no-requires-consent]",
+)
+@click.option(
+    "--prerecorded/--no-prerecorded",
+    "prerecorded",
+    default=None,
+    help="The campaign plays a prerecorded or artificial-voice message. [default: --no-prerecorded]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new campaign as JSON.")
 def create_command(as_json: bool, **options: Any) -> None:

@@ -164,6 +164,9 @@ def _print_report(report: ImportReport, campaign_name: str, file: str) -> None:
         echo(f"Contacts imported without some of their phones: {_n(dropped, 'phone')} left out ({parts}).")
     if report.blank_rows:
         echo(f"Skipped {_n(report.blank_rows, 'blank row')}.")
+    if report.on_dnc_by_list:
+        parts = ", ".join(f"{name} {count:,}" for name, count in report.on_dnc_by_list.items())
+        echo(f"Imported phones on do-not-call lists (imported, blocked at dial time): {parts}.")
     if report.phones_without_timezone:
         echo(
             f"{_n(report.phones_without_timezone, 'phone')} with no known time zone: "
