@@ -28,6 +28,7 @@ from sqlalchemy import Engine as Database
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from campaigns.compliance_reports import abandonment_periods
 from campaigns.consent_store import SqlConsentLookup
 from campaigns.db import make_engine, make_session_factory, upgrade
 from campaigns.models import Agent, Campaign, Contact, ContactList, ContactPhone
@@ -287,6 +288,9 @@ class Rig:
         pacer = make_pacer(pacer_spec)
         carrier.oracle = pacer.name == "oracle"
         engine = Engine(config, loop, carrier, pacer, hopper, recorder)
+        with db.connect() as conn:
+            rolling = abandonment_periods(conn, campaign_id, datetime.fromtimestamp(plan.first_start, UTC))[-1]
+        engine.budget_history = (int(rolling["live_answers"]), int(rolling["abandoned"]))
         world = AgentWorld(loop, scenario, engine, seed=seed)
         carrier.deliver = engine.on_carrier_event
         carrier.on_machine_bridged = world.machine_bridged

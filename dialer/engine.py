@@ -129,6 +129,7 @@ class Engine:
         self._tick_timer: Timer | None = None
         self._running = False
         self.bridge_latency_s = 0.5  # learnt from every connect: from the connect request to "bridged"
+        self.budget_history: tuple[int, int] = (0, 0)  # (live answers, drops) of the 30 days before the start
 
     # ------------------------------------------------------------------ running
     def start(self) -> None:
@@ -148,9 +149,15 @@ class Engine:
         return self._running
 
     def over_abandon_budget(self, obs: Observation) -> bool:
-        """Drops past the campaign's target share of live answers (one drop of slack to start)."""
+        """Drops past the campaign's target share of live answers (one drop of slack to start).
+
+        The count includes ``budget_history``: the campaign's live answers and drops of the
+        last 30 days before this engine started, so a restart does not forget the budget.
+        """
         totals = obs.totals
-        return totals.abandoned > self.config.target_abandon * totals.live_answers + 1.0
+        live_before, dropped_before = self.budget_history
+        live = totals.live_answers + live_before
+        return totals.abandoned + dropped_before > self.config.target_abandon * live + 1.0
 
     def _tick_and_reschedule(self) -> None:
         if not self._running:

@@ -293,3 +293,11 @@ def test_a_benchmark_can_turn_the_budget_hold_off_to_measure_a_pacer_as_it_is() 
     floor.engine.counters.answered = 40
     floor.engine.counters.abandoned = 3
     assert floor.engine.tick() == 9
+
+
+def test_the_budget_remembers_the_thirty_days_before_the_engine_started() -> None:
+    floor = make_floor("ratio:3")
+    for i in range(3):
+        floor.engine.login(f"a{i}")
+    floor.engine.budget_history = (100, 8)  # 8% over the last 30 days
+    assert floor.engine.tick() == 3  # held to progressive from the first tick
