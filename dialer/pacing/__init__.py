@@ -141,6 +141,10 @@ def make_pacer(spec: str) -> Pacer:
     return factory(arg or None)
 
 
+ENTRY_POINT_GROUP = "open_dialer.pacers"
+_plugins_loaded = False
+
+
 def _load_builtin() -> None:
     from dialer.pacing import (  # noqa: F401  (registers on first import, even after an outside pacer)
         basic,
@@ -148,3 +152,29 @@ def _load_builtin() -> None:
         predictive,
         vicidial,
     )
+
+    _load_plugins()
+
+
+def _load_plugins() -> None:
+    """Register the pacers other packages declare, once per process.
+
+    A package declares ``[project.entry-points."open_dialer.pacers"] name =
+    "package.module:factory"``; the factory takes the argument after the colon
+    (or None) and returns a pacer. A plug-in that fails to load is skipped with a
+    warning: one broken package must not stop the dialer.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import logging
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            factory = entry.load()
+        except Exception as error:  # a broken plug-in is reported, never fatal
+            logging.getLogger(__name__).warning("pacer plug-in %s failed to load: %s", entry.name, error)
+            continue
+        _REGISTRY.setdefault(entry.name, factory)
