@@ -11,10 +11,9 @@ import sys
 
 import click
 
-from campaigns import audit_store, services
+from campaigns import audit_store
+from campaigns.commands.database import campaign_database
 from campaigns.commands.dnc import parse_when
-from campaigns.db import ensure_schema, make_engine, make_session_factory
-from campaigns.settings import get_settings
 from compliance.audit import chain_for
 
 
@@ -51,17 +50,8 @@ def verify_command(campaign_ref: str | None, as_json: bool) -> None:
       dialer audit verify
       dialer audit verify --campaign 3 --json
     """
-    url = get_settings().database_url
-    ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        campaign_id = None
-        if campaign_ref is not None:
-            with make_session_factory(engine)() as session:
-                campaign_id = services.get_campaign(session, campaign_ref).id
+    with campaign_database(campaign_ref) as (engine, campaign_id):
         result = audit_store.verify_trail(engine, campaign_id=campaign_id)
-    finally:
-        engine.dispose()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.ok:
@@ -112,25 +102,15 @@ def export_command(start: str, end: str, campaign_ref: str | None, phone: str | 
     begin, finish = parse_when(start), parse_when(end, end_of_day=True)
     if finish <= begin:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    url = get_settings().database_url
-    ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        campaign_id = None
-        if campaign_ref is not None:
-            with make_session_factory(engine)() as session:
-                campaign_id = services.get_campaign(session, campaign_ref).id
-        with engine.connect() as conn:
-            if out_path == "-":
+    with campaign_database(campaign_ref) as (engine, campaign_id), engine.connect() as conn:
+        if out_path == "-":
+            count = audit_store.export_csv(
+                conn, sys.stdout, start=begin, end=finish, campaign_id=campaign_id, e164=phone
+            )
+        else:
+            with open(out_path, "w", encoding="utf-8", newline="") as out:
                 count = audit_store.export_csv(
-                    conn, sys.stdout, start=begin, end=finish, campaign_id=campaign_id, e164=phone
+                    conn, out, start=begin, end=finish, campaign_id=campaign_id, e164=phone
                 )
-            else:
-                with open(out_path, "w", encoding="utf-8", newline="") as out:
-                    count = audit_store.export_csv(
-                        conn, out, start=begin, end=finish, campaign_id=campaign_id, e164=phone
-                    )
-    finally:
-        engine.dispose()
     if out_path != "-":
         click.echo(f"Wrote {count:,} rows from {begin:%Y-%m-%d %H:%M} to {finish:%Y-%m-%d %H:%M} UTC to {out_path}.")

@@ -15,11 +15,10 @@ from typing import Any
 import click
 from sqlalchemy import Connection
 
-from campaigns import compliance_reports, services
+from campaigns import compliance_reports
+from campaigns.commands.database import campaign_database
 from campaigns.commands.dnc import parse_when
 from campaigns.csv_safety import safe_csv_writer
-from campaigns.db import ensure_schema, make_engine, make_session_factory
-from campaigns.settings import get_settings
 
 _out_option = click.option(
     "--out",
@@ -70,18 +69,8 @@ def _range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 def _run(
     campaign_ref: str | None, query: Callable[[Connection, int | None], list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    url = get_settings().database_url
-    ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        campaign_id = None
-        if campaign_ref is not None:
-            with make_session_factory(engine)() as session:
-                campaign_id = services.get_campaign(session, campaign_ref).id
-        with engine.connect() as conn:
-            return query(conn, campaign_id)
-    finally:
-        engine.dispose()
+    with campaign_database(campaign_ref) as (engine, campaign_id), engine.connect() as conn:
+        return query(conn, campaign_id)
 
 
 def _cell(value: Any) -> Any:
