@@ -130,6 +130,8 @@ class Campaign(Base):
     requires_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     # The campaign plays a prerecorded message (artificial or prerecorded voice).
     prerecorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Lines (dialing, ringing, waiting or connected) per working agent that no pacer may pass.
+    max_dial_level: Mapped[float] = mapped_column(Float, default=3.0)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -60,6 +60,7 @@ SETTINGS = (
     "calling_window",
     "requires_consent",
     "prerecorded",
+    "max_dial_level",
 )
 
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -175,6 +176,11 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             raise CampaignError("drop_message", "must not be empty: an abandoned call must hear it")
     if "calling_window" in settings:
         out["calling_window"] = parse_calling_window(settings["calling_window"])
+    if "max_dial_level" in settings:
+        level = settings["max_dial_level"]
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 1.0 <= float(level) <= 10.0:
+            raise CampaignError("max_dial_level", f"must be a number from 1.0 (progressive) to 10.0, not {level!r}")
+        out["max_dial_level"] = float(level)
     for flag in ("requires_consent", "prerecorded"):
         if flag in settings:
             if not isinstance(settings[flag], bool):

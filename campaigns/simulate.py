@@ -252,6 +252,8 @@ class Rig:
                 machine_action=campaign.machine_action, voicemail_message=campaign.voicemail_message,
                 target_abandon=campaign.target_abandon, tick_s=scenario.tick_s,
                 hold_over_budget=hold_over_budget,
+                # Without our safety net (benchmarks of other dialers' pacers), no ceiling of ours either.
+                max_dial_level=campaign.max_dial_level if hold_over_budget else 10.0,
             )
 
         loop = VirtualLoop(plan.first_start)

@@ -48,6 +48,8 @@ class EngineConfig:
     # Hold every pacer to progressive past the abandonment target. Only benchmarks turn it
     # off, to measure other dialers' pacers as they are.
     hold_over_budget: bool = True
+    # The supervisor's ceiling: lines (dialing, ringing, waiting or with an agent) per working agent.
+    max_dial_level: float = 3.0
 
     def __post_init__(self) -> None:
         if self.ring_timeout_s < 15:
@@ -56,6 +58,8 @@ class EngineConfig:
             raise ValueError("safe_harbour_s must be in (0, 2] seconds")
         if self.tick_s <= 0:
             raise ValueError("tick_s must be positive")
+        if self.max_dial_level < 1.0:
+            raise ValueError("max_dial_level must be at least 1.0 (progressive)")
 
 
 class Recorder(Protocol):
@@ -174,6 +178,8 @@ class Engine:
         if obs.working == 0:
             return 0  # never dial with nobody to take the call, whatever the pacer says
         wanted = max(0, min(int(wanted), self.config.max_calls_per_tick))
+        lines = obs.in_flight + obs.waiting + obs.reserved + obs.on_call
+        wanted = min(wanted, max(0, int(self.config.max_dial_level * obs.working + 1e-9) - lines))
         if self.config.hold_over_budget and self.over_abandon_budget(obs):
             # Whatever the pacer says, a campaign past its target only dials for free agents.
             wanted = min(wanted, max(0, obs.ready - obs.in_flight - obs.waiting))

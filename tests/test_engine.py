@@ -301,3 +301,17 @@ def test_the_budget_remembers_the_thirty_days_before_the_engine_started() -> Non
         floor.engine.login(f"a{i}")
     floor.engine.budget_history = (100, 8)  # 8% over the last 30 days
     assert floor.engine.tick() == 3  # held to progressive from the first tick
+
+
+def test_no_pacer_passes_the_campaigns_maximum_dial_level() -> None:
+    floor = make_floor("ratio:5", max_dial_level=2.0)
+    for i in range(3):
+        floor.engine.login(f"a{i}")
+    assert floor.engine.tick() == 6  # 2 lines for each of 3 working agents, not 15
+    floor.carrier.answer("SID1")  # one line now has an agent; still 6 lines in all
+    assert floor.engine.tick() == 0
+
+
+def test_a_maximum_dial_level_below_progressive_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_dial_level"):
+        EngineConfig(campaign_id=1, caller_id="+12125550100", max_dial_level=0.5)

@@ -69,6 +69,7 @@ def test_every_setting_can_be_chosen(session):
         calling_window="9:00-20:30",
         requires_consent=True,
         prerecorded=True,
+        max_dial_level=2.2,
     )
 
     assert services.campaign_to_dict(campaign) | {"created_at": None, "updated_at": None} == {
@@ -93,6 +94,7 @@ def test_every_setting_can_be_chosen(session):
         "calling_window": "09:00-20:30",
         "requires_consent": True,
         "prerecorded": True,
+        "max_dial_level": 2.2,
         "created_at": None,
         "updated_at": None,
     }
@@ -358,3 +360,15 @@ def test_a_campaign_ringing_less_than_15_seconds_cannot_start(session):
     with pytest.raises(CampaignError, match="ring_timeout_s"):
         services.start_campaign(session, campaign)
     assert campaign.status == "draft"
+
+
+def test_a_campaign_takes_a_maximum_dial_level_between_progressive_and_ten(session) -> None:
+    from campaigns import services
+
+    campaign = services.create_campaign(session, name="Levels", caller_id="+12015550123", max_dial_level=2.5)
+    assert campaign.max_dial_level == 2.5
+    assert services.create_campaign(session, name="Default", caller_id="+12015550123").max_dial_level == 3.0
+    for bad in (0.5, 11, "high", True):
+        with pytest.raises(services.CampaignError) as error:
+            services.create_campaign(session, name=f"Bad {bad}", caller_id="+12015550123", max_dial_level=bad)
+        assert error.value.field == "max_dial_level"

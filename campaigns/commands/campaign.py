@@ -45,6 +45,7 @@ _OPTION_FOR_SETTING = {
         "voicemail_message",
         "drop_message",
         "calling_window",
+        "max_dial_level",
     )
 }
 
@@ -192,6 +193,14 @@ def campaign_group() -> None:
     "prerecorded",
     default=None,
     help="The campaign plays a prerecorded or artificial-voice message. [default: --no-prerecorded]",
+)
+@click.option(
+    "--max-dial-level",
+    "max_dial_level",
+    type=float,
+    metavar="LINES",
+    help="Lines (dialing, ringing, waiting or connected) per working agent that no pacer may pass; "
+    f"1.0 is progressive. {_default('max_dial_level')}",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new campaign as JSON.")
 def create_command(as_json: bool, **options: Any) -> None:
