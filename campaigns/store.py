@@ -372,10 +372,16 @@ class SqlRecorder:
 
 
 def attempt_outcome(answer_class: str | None, *, abandoned: bool, connected: bool) -> str:
-    """A call's outcome in the words of the frequency-cap rules (compliance.history.OUTCOMES)."""
+    """A call's outcome in the words of the frequency-cap rules (compliance.history.OUTCOMES).
+
+    A drop that reached a machine is a machine answer, not an abandoned call: the
+    law counts people, and so do the lockouts that follow an abandoned call.
+    """
+    if answer_class in ("machine", "fax"):
+        return answer_class
     if abandoned:
         return "abandoned"
-    if answer_class in ("machine", "fax", "busy", "failed"):
+    if answer_class in ("busy", "failed"):
         return answer_class
     if answer_class in ("human", "unknown"):
         return "human" if connected or answer_class == "human" else "unknown"
@@ -414,7 +420,7 @@ class CampaignAttemptHistory:
             return
         answer_class = call.answer_class
         outcome = attempt_outcome(answer_class.value if answer_class else None,
-                                  abandoned=call.has("abandoned") and call.amd_verdict not in ("machine", "fax"),
+                                  abandoned=call.has("abandoned"),
                                   connected=call.has("connected"))
         self.add(call.contact_id, Attempt(datetime.fromtimestamp(queued, UTC), outcome, call.e164))
 

@@ -182,3 +182,13 @@ def test_the_attempt_history_lets_the_gate_enforce_a_state_cap(db: Engine) -> No
     decision = gate.can_dial(florida, policy, at)
     assert not decision.allowed
     assert "frequency_cap" in decision.codes
+
+
+def test_a_drop_that_reached_a_machine_counts_as_a_machine_whether_read_back_or_recorded_live() -> None:
+    from campaigns.store import attempt_outcome
+
+    assert attempt_outcome("machine", abandoned=True, connected=False) == "machine"
+    assert attempt_outcome("unknown", abandoned=True, connected=False) == "abandoned"
+    assert attempt_outcome(None, abandoned=True, connected=False) == "abandoned"
+    assert attempt_outcome("human", abandoned=False, connected=True) == "human"
+    assert attempt_outcome("busy", abandoned=False, connected=False) == "busy"
