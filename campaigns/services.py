@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns.audit_store import append_event
 from campaigns.models import (
     CallAttempt,
     Campaign,
@@ -337,6 +338,55 @@ def drop_message_problem(message: str, seller: str, purpose: str, region: str = 
     if _OPT_OUT_KEY_PRESS.search(text) is None:
         return "offers no key-press opt-out (e.g. 'press 9')"
     return None
+
+
+PACING_SETTINGS = ("target_abandon", "max_dial_level", "pacer")
+
+
+def update_pacing(
+    session: Session,
+    campaign: Campaign,
+    *,
+    actor: str,
+    target_abandon: float | None = None,
+    max_dial_level: float | None = None,
+    pacer: str | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Apply a supervisor's pacing controls to a campaign, even while it dials.
+
+    The target can be lowered or raised but never above the legal 3%; a new
+    pacer must fit the campaign's dial mode family (it moves the mode with it).
+    Each change is written to the campaign's audit chain with who made it, so a
+    compliance officer can see why the dial level moved.  Returns the changes as
+    ``{setting: (before, after)}``.
+    """
+    given: dict[str, Any] = {"name": campaign.name, "caller_id": campaign.caller_id,
+                             "default_region": campaign.default_region}
+    if target_abandon is not None:
+        given["target_abandon"] = target_abandon
+    if max_dial_level is not None:
+        given["max_dial_level"] = max_dial_level
+    if pacer is not None:
+        given["pacer"] = pacer
+    values = validate_settings(given)
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key in ("target_abandon", "max_dial_level"):
+        if key in given and values[key] != getattr(campaign, key):
+            changes[key] = (getattr(campaign, key), values[key])
+    if pacer is not None and values["pacer"] != campaign.pacer:
+        changes["pacer"] = (campaign.pacer, values["pacer"])
+        changes["dial_mode"] = (campaign.dial_mode, values["dial_mode"])
+    for key, (_before, after) in changes.items():
+        setattr(campaign, key, after)
+    if changes:
+        session.flush()
+        append_event(
+            session.connection(),
+            "campaign.pacing_changed",
+            {"actor": actor, "changes": {key: {"from": a, "to": b} for key, (a, b) in changes.items()}},
+            campaign_id=campaign.id,
+        )
+    return changes
 
 
 def pause_campaign(session: Session, campaign: Campaign) -> Campaign:

@@ -199,3 +199,44 @@ def test_campaign_create_takes_the_consent_and_prerecorded_flags_and_defaults_th
     plain = cli("campaign", "create", "Landlines", "--caller-id", "2015550123", "--no-prerecorded", "--json")
     assert plain.exit_code == 0, plain.output
     assert (json.loads(plain.stdout)["requires_consent"], json.loads(plain.stdout)["prerecorded"]) == (False, False)
+
+
+def test_a_supervisor_changes_pacing_controls_and_the_audit_chain_records_who(cli):
+    created = cli("campaign", "create", "Controls", "--caller-id", "+12015550123", "--pacer", "predictive")
+    assert created.exit_code == 0, created.output
+
+    changed = cli("campaign", "set", "Controls", "--target-abandon", "0.02", "--max-dial-level", "2.5",
+                  "--by", "supervisor.ann", "--json")
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.output) == {
+        "target_abandon": {"from": 0.03, "to": 0.02},
+        "max_dial_level": {"from": 3.0, "to": 2.5},
+    }
+    shown = json.loads(cli("campaign", "show", "Controls", "--json").output)
+    assert shown["target_abandon"] == 0.02
+    assert shown["max_dial_level"] == 2.5
+
+    exported = cli("audit", "export", "--from", "2000-01-01", "--to", "2100-01-01", "--campaign", "Controls",
+                   "--out", "-")
+    assert "campaign.pacing_changed" in exported.output
+    assert "supervisor.ann" in exported.output
+
+
+def test_the_target_abandonment_can_never_be_set_above_the_legal_limit(cli):
+    cli("campaign", "create", "Capped", "--caller-id", "+12015550123")
+
+    result = cli("campaign", "set", "Capped", "--target-abandon", "0.05")
+
+    assert result.exit_code != 0
+    assert "target-abandon" in result.output or "target_abandon" in result.output
+    shown = json.loads(cli("campaign", "show", "Capped", "--json").output)
+    assert shown["target_abandon"] == 0.03
+
+
+def test_setting_nothing_is_a_usage_error_that_names_the_options(cli):
+    cli("campaign", "create", "Idle", "--caller-id", "+12015550123")
+
+    result = cli("campaign", "set", "Idle")
+
+    assert result.exit_code == 2
+    assert "--target-abandon" in result.output
