@@ -52,3 +52,34 @@ class Carrier(Protocol):
     def hangup(self, call_sid: str) -> None:
         """End the call; ending a call that already ended is not an error."""
         ...
+
+
+class ConferenceControls(Protocol):
+    """What a supervisor or an agent does to a conversation in progress (listen, whisper, barge, transfer).
+
+    Separate from ``Carrier`` because the engine's pacing never needs it and not
+    every carrier can do it; each agent talks in a room of their own, named
+    after them, so the operations address the agent, not a call.  Each ``to``
+    is a phone number or a carrier address (``client:name``); each operation
+    that adds a leg returns the carrier's id of that leg.
+    """
+
+    def listen(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
+        """The supervisor hears both sides, unheard."""
+        ...
+
+    def whisper(self, agent_id: str, supervisor: str, agent_call_sid: str, *, caller_id: str) -> str:
+        """The supervisor speaks to the agent only."""
+        ...
+
+    def barge(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
+        """The supervisor joins the conversation, heard by both sides."""
+        ...
+
+    def add_colleague(self, agent_id: str, colleague: str, *, caller_id: str) -> str:
+        """Pull a colleague into the conversation (a warm transfer when the agent then leaves)."""
+        ...
+
+    def transfer(self, call_sid: str, to_agent_id: str) -> None:
+        """Cold transfer: the customer moves to another agent's room."""
+        ...
