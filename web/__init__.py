@@ -60,10 +60,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from web import campaigns_api, health
+    from web import campaigns_api, health, twilio_webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(campaigns_api.bp)
+    app.register_blueprint(twilio_webhooks.bp)
     return app
 
 
