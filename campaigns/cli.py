@@ -21,6 +21,7 @@ from campaigns.commands.compliance_reports import report_group
 from campaigns.commands.db import db_group
 from campaigns.commands.demo import demo_command
 from campaigns.commands.dnc import dnc_group
+from campaigns.commands.fake_twilio import fake_twilio_command
 from campaigns.commands.importing import import_command
 from campaigns.commands.simulate import simulate_command
 from campaigns.db import SchemaError, ensure_schema
@@ -116,3 +117,4 @@ main.add_command(_needs_schema(demo_command), name="demo")
 main.add_command(dnc_group)
 main.add_command(audit_group)
 main.add_command(report_group)
+main.add_command(fake_twilio_command, name="fake-twilio")
