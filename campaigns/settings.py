@@ -22,6 +22,7 @@ DEFAULT_REDIS_URL = "memory://"
 CARRIERS = ("simulated", "twilio")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET_KEY_LENGTH = 16
+DEFAULT_LEASE_S = 10.0
 
 _REDIS_SCHEMES = ("memory", "redis", "rediss", "unix")
 _TWILIO_SID = re.compile(r"AC[0-9a-fA-F]{32}")
@@ -43,6 +44,13 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     secret_key_generated: bool = True
     log_level: str = "INFO"
+    # The Twilio account's calls-per-second limit, shared by every dialer process (Twilio's default is 1).
+    twilio_cps: float = 1.0
+    # Rebuild webhook URLs from X-Forwarded-Proto/Host: only behind a proxy that overwrites them.
+    trust_proxy_headers: bool = False
+    # How long a dialer's hold on a campaign lasts without renewal: a dead dialer's
+    # campaigns move to another process after about this long.
+    dialer_lease_s: float = DEFAULT_LEASE_S
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -87,6 +95,11 @@ class Settings:
         if level not in LOG_LEVELS:
             raise SettingsError(f"DIALER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
 
+        lease_s = _lease_seconds(get("DIALER_LEASE_S"))
+
+        twilio_cps = _positive_number("TWILIO_CPS", get("TWILIO_CPS"), 1.0, maximum=1000.0)
+        trust_proxy = _flag("TRUST_PROXY_HEADERS", get("TRUST_PROXY_HEADERS"))
+
         return cls(
             database_url=normalize_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
             redis_url=_redis_url(get("REDIS_URL") or DEFAULT_REDIS_URL),
@@ -99,6 +112,9 @@ class Settings:
             secret_key=secret or secrets.token_urlsafe(32),
             secret_key_generated=secret is None,
             log_level=level,
+            twilio_cps=twilio_cps,
+            trust_proxy_headers=trust_proxy,
+            dialer_lease_s=lease_s,
         )
 
     @property
@@ -142,6 +158,41 @@ def _redis_url(url: str) -> str:
             f"REDIS_URL must start with one of {', '.join(s + '://' for s in _REDIS_SCHEMES)}, not {url!r}"
         )
     return url
+
+
+def _lease_seconds(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_LEASE_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"DIALER_LEASE_S must be a number of seconds, not {value!r}") from None
+    if not 1.0 <= seconds <= 600.0:
+        raise SettingsError(f"DIALER_LEASE_S must be between 1 and 600 seconds, not {value!r}")
+    return seconds
+
+
+def _positive_number(name: str, value: str | None, default: float, *, maximum: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if not 0 < number <= maximum:
+        raise SettingsError(f"{name} must be above 0 and at most {maximum:g}, not {value!r}")
+    return number
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    text = value.lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
 
 
 def _http_url(name: str, url: str | None) -> str | None:
