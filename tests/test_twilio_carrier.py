@@ -28,7 +28,7 @@ from campaigns.cps_bucket import CpsBucket
 from campaigns.redis_conn import connect_redis
 from campaigns.settings import Settings, SettingsError
 from dialer.carrier import CarrierError, ConferenceControls, DialRequest
-from dialer.carriers.twilio import RedirectedTwilioHttpClient, TwilioCarrier, make_client
+from dialer.carriers.twilio import LocalTwilioHttpClient, TwilioCarrier, make_client
 from dialer.events import CarrierEvent, CarrierEventKind
 
 ACCOUNT = "AC" + "a" * 32
@@ -340,7 +340,7 @@ def test_a_twilio_api_url_sends_the_librarys_requests_to_that_stand_in_ignoring_
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # would swallow the request if honoured
     client = make_client(ACCOUNT, TOKEN, fake_api)
-    assert isinstance(client.http_client, RedirectedTwilioHttpClient)
+    assert isinstance(client.http_client, LocalTwilioHttpClient)
     carrier = TwilioCarrier(client, campaign_id=7, public_base_url=BASE)
 
     assert carrier.place_call(dial()) == SID

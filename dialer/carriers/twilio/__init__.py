@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dialer.carriers.twilio.carrier import CallTokens, TwilioCarrier
-from dialer.carriers.twilio.http import RedirectedTwilioHttpClient, make_client
+from dialer.carriers.twilio.http import LocalTwilioHttpClient, make_client
 from dialer.carriers.twilio.urls import WebhookUrls, agent_from_conference, conference_name
 
 
@@ -20,7 +20,7 @@ def carrier_factory(settings: Any) -> Callable[[Any], TwilioCarrier]:
 
 __all__ = [
     "CallTokens",
-    "RedirectedTwilioHttpClient",
+    "LocalTwilioHttpClient",
     "TwilioCarrier",
     "WebhookUrls",
     "agent_from_conference",
