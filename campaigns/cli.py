@@ -23,6 +23,8 @@ from campaigns.commands.demo import demo_command
 from campaigns.commands.dnc import dnc_group
 from campaigns.commands.fake_twilio import fake_twilio_command
 from campaigns.commands.importing import import_command
+from campaigns.commands.run import run_command
+from campaigns.commands.scheduler import scheduler_command
 from campaigns.commands.simulate import simulate_command
 from campaigns.db import SchemaError, ensure_schema
 from campaigns.services import CampaignError
@@ -118,3 +120,5 @@ main.add_command(dnc_group)
 main.add_command(audit_group)
 main.add_command(report_group)
 main.add_command(fake_twilio_command, name="fake-twilio")
+main.add_command(run_command)
+main.add_command(scheduler_command)

@@ -341,6 +341,7 @@ class Engine:
             sample = min(max(0.0, now - asked), 1.5)
             self.bridge_latency_s += 0.1 * (sample - self.bridge_latency_s)
         call.mark("connected", now)
+        self.recorder.call_changed(call, "connected")  # durable now: a dialer that dies mid-call leaves it known
         live.needs_wrap = True
         self._move(agent_id, AgentState.ON_CALL, now, call_id=call.call_id)
         self._emit(PacerEvent("connected", now, call.call_id, agent_id))
