@@ -432,16 +432,16 @@ class CampaignRun:
         """Agents the last holder had logged in stay logged in (paused unless they were ready)."""
         engine = self.engine
         assert engine is not None
-        bots = set(self.world.agents) if self.world is not None else set()
         raw: dict[Any, Any] = self.process.redis.hgetall(agents_key(self.campaign_id))
         for key, value in sorted(raw.items()):
             agent_id = key.decode() if isinstance(key, bytes) else str(key)
-            if agent_id in bots:
-                continue
             try:
-                state = json.loads(value)["state"]
+                entry = json.loads(value)
+                state, bot = entry["state"], bool(entry.get("bot"))
             except (ValueError, KeyError, TypeError):
                 continue
+            if bot:
+                continue  # simulated agents belong to the process that simulated them
             if state == AgentState.OFFLINE.value or engine.board.get(agent_id).state is not AgentState.OFFLINE:
                 continue
             engine.login(agent_id, ready=state == AgentState.READY.value)
@@ -619,8 +619,10 @@ class CampaignRun:
             **today,
             "updated_at": datetime.fromtimestamp(obs.now, UTC).isoformat(),
         }
+        bots = set(self.world.agents) if self.world is not None else set()
         agents = {
-            a.agent_id: json.dumps({"state": a.state.value, "since": a.since, "call_id": a.call_id})
+            a.agent_id: json.dumps({"state": a.state.value, "since": a.since, "call_id": a.call_id,
+                                    "pause_reason": a.pause_reason, "bot": a.agent_id in bots})
             for a in engine.board
         }
         ttl = max(5, math.ceil(2 * self.process.options.lease_s))
