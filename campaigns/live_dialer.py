@@ -70,6 +70,7 @@ from dialer.simulation.world import AgentWorld
 if TYPE_CHECKING:
     import redis
 
+    from campaigns.carrier_bots import CarrierBots
     from campaigns.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -324,6 +325,7 @@ class CampaignRun:
         self.carrier: Carrier | None = None
         self.recorder: FencedRecorder | None = None
         self.world: AgentWorld | None = None
+        self.bots: CarrierBots | None = None  # bot agents with legs at a carrier of calls outside us
         self.in_process_events = False
         self.orphans: dict[str, Call] = {}
         self.events_offset = START
@@ -411,10 +413,17 @@ class CampaignRun:
         else:
             self._adopt_orphans(now)
             self._timers.append(loop.call_later(5.0, self._sweep_orphans))
+            if process.options.bot_agents > 0:
+                from campaigns.carrier_bots import attach_bots  # the Twilio library, only when bots need it
+
+                self.bots = attach_bots(loop, engine, carrier, process.options.bot_agents,
+                                        process.options.scenario or Scenario(name="live"), seed=process.options.seed)
         self._restore_agents()
         self.events_offset = self._offset(events_offset_key(cid))
         self.commands_offset = self._offset(commands_offset_key(cid))
         engine.start()
+        if self.bots is not None:
+            self.bots.start()  # after the offsets: their logins arrive on the bus as new entries
         log.info("campaign %s: taken over with token %s (%d interrupted attempts closed, %d calls adopted)",
                  cid, self.lease.token, self.recovered, len(self.orphans))
 
@@ -555,6 +564,9 @@ class CampaignRun:
 
     def apply_event(self, event: CarrierEvent) -> None:
         self.events_applied += 1
+        observe = getattr(self.carrier, "observe", None)
+        if observe is not None:  # Twilio's hangup must know whether a call still rings (cancel, not complete)
+            observe(event)
         orphan = self.orphans.get(event.call_sid)
         if orphan is not None:
             self._orphan_event(orphan, event)
@@ -620,6 +632,8 @@ class CampaignRun:
             "updated_at": datetime.fromtimestamp(obs.now, UTC).isoformat(),
         }
         bots = set(self.world.agents) if self.world is not None else set()
+        if self.bots is not None:
+            bots.update(self.bots.agents)
         agents = {
             a.agent_id: json.dumps({"state": a.state.value, "since": a.since, "call_id": a.call_id,
                                     "pause_reason": a.pause_reason, "bot": a.agent_id in bots})
@@ -675,6 +689,8 @@ class CampaignRun:
             timer.cancel()
         if isinstance(self.carrier, SimulatedCarrier):
             self.carrier.deliver = lambda event: None
+        if self.bots is not None:
+            self.bots.stop()
         if self.process.simulated is not None:
             self.process.simulated.detach(self.campaign_id)
         if release:

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 @click.option("--campaign", "campaign_refs", multiple=True, metavar="ID_OR_NAME",
               help="Pace only this campaign (repeatable). Default: every active campaign.")
 @click.option("--bot-agents", type=click.IntRange(0, 500), default=0, show_default=True,
-              help="Simulated agents per campaign who log in and take calls (simulated carrier only).")
+              help="Simulated agents per campaign who log in and take calls (on Twilio each gets a client: leg "
+                   "in its room).")
 @click.option("--for", "for_s", type=click.FloatRange(0, None), default=None, metavar="SECONDS",
               help="Stop cleanly after this many seconds (tests, demos). Default: until SIGTERM.")
 @click.option("--lease-s", type=click.FloatRange(1, 600), default=None, metavar="SECONDS",
@@ -62,8 +63,6 @@ def run_command(
             scenario = load_scenario(scenario_path)
         except ScenarioError as error:
             raise click.BadParameter(str(error), param_hint="--scenario") from error
-    if bot_agents and settings.carrier != "simulated":
-        raise click.UsageError("--bot-agents needs DIALER_CARRIER=simulated")
     db = make_engine(settings.database_url)
     try:
         with make_session_factory(db)() as session:
