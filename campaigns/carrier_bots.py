@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from functools import partial
 
 from dialer.agents import AgentState
 from dialer.carrier import Carrier, CarrierError
@@ -52,11 +53,17 @@ class CarrierBots:
         engine.listeners.append(self._on_engine_event)
 
     def start(self) -> None:
-        """Dial every bot's leg into its room; the room's join webhook logs the bot in."""
-        for agent_id in self.agents:
-            self._dial_leg(agent_id)
+        """Dial every bot's leg into its room; the room's join webhook logs the bot in.
+
+        A few legs at a time on the loop: hundreds of API requests in one go would
+        hold the loop past the lease's renewal and lose the campaign.
+        """
+        for i, agent_id in enumerate(self.agents):
+            self.loop.call_later((i // 5) * 0.05, partial(self._dial_leg, agent_id))
 
     def _dial_leg(self, agent_id: str) -> None:
+        if self.stopped:
+            return
         carrier, config = self.carrier, self.engine.config
         try:
             call = carrier.client.calls.create(
