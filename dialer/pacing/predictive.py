@@ -33,6 +33,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dialer.agents import AgentState
@@ -40,6 +41,8 @@ from dialer.pacing import Observation, PacerEvent, Totals, register_pacer
 
 ANSWERED_CLASSES = frozenset({"human", "machine", "fax", "unknown"})
 HOUR_CEILING = 0.04  # the rolling hour's drops may not pass this share of its live answers
+SMALL_HOUR = 100  # ... when the hour has at least this many; below it:
+SMALL_HOUR_CEILING = 0.03
 THETA_GAIN = 0.5
 AIM_SHARE = 0.8  # the drop rate steered to, as a share of the target: room for a bad day
 MACHINE_WEIGHT = 0.3  # a machine holds an agent only until the verdict: a fraction of a person's claim
@@ -89,14 +92,38 @@ class SortedWindow:
     def mean(self) -> float:
         return sum(self._sorted) / len(self._sorted) if self._sorted else 0.0
 
-    def cond_done_by(self, elapsed: float, x: float) -> float:
-        """P(V <= elapsed + x | V > elapsed), with a heavy-tailed guess beyond the observed range."""
-        above = self.count_above(elapsed)
+    def cond_done_by(
+        self, elapsed: float, x: float, censored: Sequence[float] = (), censored_weight: float = 0.0
+    ) -> float:
+        """P(V <= elapsed + x | V > elapsed), with a heavy-tailed guess beyond the observed range.
+
+        ``censored`` (sorted) are the elapsed times of periods still running.  Early
+        in a day only the short calls have ended, so the finished ones alone say
+        agents free up sooner than they will: the pacer then dials for agents who
+        are still talking.  Counting the running periods as censored observations
+        (Kaplan-Meier) removes that bias; ``censored_weight`` fades them out as the
+        window fills, when the finished periods alone are a fair sample.
+        """
+        values = self._sorted
+        n = len(values)
+        start = bisect.bisect_right(values, elapsed)
+        above = n - start
+        # Beyond the data, guess that the remaining time is about as long as the elapsed;
+        # deep in the tail, where a few samples would say anything, lean on that guess.
+        guess = min(1.0, x / max(elapsed, 1.0)) * 0.5
         if above == 0:
-            # Longer than anything seen: assume the remaining time is about as long as the elapsed.
-            return min(1.0, x / max(elapsed, 1.0)) * 0.5
-        done = above - self.count_above(elapsed + x)
-        return done / above
+            return guess
+        stop = bisect.bisect_right(values, elapsed + x)
+        if not censored or censored_weight <= 0.0:
+            seen = (stop - start) / above
+        else:
+            survive = 1.0
+            m = len(censored)
+            for i in range(start, stop):
+                at_risk = (n - i) + censored_weight * (m - bisect.bisect_left(censored, values[i]))
+                survive *= 1.0 - 1.0 / at_risk
+            seen = 1.0 - survive
+        return (seen * above + guess * TAIL_PRIOR) / (above + TAIL_PRIOR)
 
 
 @dataclass
@@ -104,6 +131,7 @@ class _Dial:
     placed_at: float
     answered_at: float | None = None
     verdict: str = ""
+    steered: bool = False  # placed while theta, not a cap, set how many calls to place
 
 
 @dataclass
@@ -123,20 +151,61 @@ class _Learning:
             return 0.0
         return sum(self.outcomes) / len(self.outcomes)
 
-    def detect_shift(self, recent: int = 60) -> None:
-        """Restart the outcome window when the last ``recent`` dials disagree with it beyond chance."""
+    def detect_shift(self) -> None:
+        """Restart the outcome window when its recent end disagrees with the rest beyond chance.
+
+        A list switch or the end of lunch hour changes the answer rate in a step; a
+        600-dial average would take most of an hour to follow it.  The recent end
+        is tested at several lengths with a binomial likelihood-ratio statistic (it
+        keeps its power when the new rate is near 0, where a z-test does not), and
+        the window restarts from the recent dials when the step is beyond chance.
+        """
         n = len(self.outcomes)
-        if n < 2 * recent:
+        if n < SHIFT_RECENT[0] * 2:
             return
         items = list(self.outcomes)
-        old, new = items[:-recent], items[-recent:]
-        p_old = sum(old) / len(old)
-        p_new = sum(new) / len(new)
-        p = (sum(old) + sum(new)) / n
-        se = math.sqrt(max(p * (1 - p), 1e-6) * (1 / len(old) + 1 / len(new)))
-        if abs(p_new - p_old) > 3.5 * se:
-            self.outcomes.clear()
-            self.outcomes.extend(new)
+        total = sum(items)
+        for recent in SHIFT_RECENT:
+            if n < 2 * recent:
+                break
+            hits_new = sum(items[-recent:])
+            hits_old = total - hits_new
+            if _split_statistic(hits_old, n - recent, hits_new, recent) > SHIFT_THRESHOLD:
+                self.outcomes.clear()
+                self.outcomes.extend(items[-recent:])
+                return
+
+
+# Pseudo-samples of the tail guess in every conditional estimate: with 3 periods longer than
+# an agent's elapsed time, one ending inside the horizon would otherwise read as 33%.
+TAIL_PRIOR = 5.0
+
+# A dial with no outcome after this long (a call the carrier lost) leaves the answer-rate queue.
+STALE_DIAL_S = 300.0
+
+# Finished busy periods (talk plus wrap-up) needed before agents on a call count as freeing up.
+MIN_BUSY_SAMPLES = 10
+
+# Lengths of the recent end tested for a step in the answer rate, and the likelihood-ratio
+# statistic (chi-squared, one degree of freedom) beyond which it is taken as real: 15.1 is
+# a chance of 1 in 10,000 per test when nothing changed.
+SHIFT_RECENT = (40, 80, 160, 320)
+SHIFT_THRESHOLD = 15.1
+
+
+def _split_statistic(k1: int, n1: int, k2: int, n2: int) -> float:
+    """G = 2 (log L(two rates) - log L(one rate)) for k1 of n1 and k2 of n2 successes."""
+
+    def loglik(k: int, n: int, p: float) -> float:
+        out = 0.0
+        if k:
+            out += k * math.log(p)
+        if n - k:
+            out += (n - k) * math.log(1.0 - p)
+        return out
+
+    pooled = (k1 + k2) / (n1 + n2)
+    return 2.0 * (loglik(k1, n1, k1 / n1) + loglik(k2, n2, k2 / n2) - loglik(k1 + k2, n1 + n2, pooled))
 
 
 class PredictivePacer:
@@ -147,6 +216,11 @@ class PredictivePacer:
         self.aim_override = aim
         self.learn = _Learning()
         self._dials: dict[str, _Dial] = {}
+        self._placement_order: deque[tuple[str, float]] = deque()
+        self._resolved: dict[str, int] = {}
+        self._placed_this_tick: list[str] = []
+        self._asked = 0
+        self._steered = False
         self._agent_busy_since: dict[str, float] = {}
         self._agent_wrap_since: dict[str, float] = {}
         self._abandoned_calls: set[str] = set()
@@ -162,12 +236,16 @@ class PredictivePacer:
     def observe(self, event: PacerEvent) -> None:
         kind = event.kind
         if kind == "placed" and event.call_id:
-            self._dials[event.call_id] = _Dial(event.at)
+            self._dials[event.call_id] = _Dial(event.at, steered=self._steered)
+            self._placement_order.append((event.call_id, event.at))
+            self._placed_this_tick.append(event.call_id)
         elif kind == "answered" and event.call_id:
             dial = self._dials.get(event.call_id)
             if dial is not None and dial.answered_at is None:
                 dial.answered_at = event.at
                 self.learn.answer_delay.add(max(0.0, event.at - dial.placed_at))
+                self._resolved.setdefault(event.call_id, 1)
+                self._flush_outcomes(event.at)
         elif kind == "amd" and event.call_id:
             dial = self._dials.get(event.call_id)
             if dial is not None:
@@ -183,7 +261,7 @@ class PredictivePacer:
             if dial is None:
                 return
             answered = dial.answered_at is not None or event.detail in ANSWERED_CLASSES
-            self.learn.outcomes.append(1 if answered else 0)
+            self._resolved.setdefault(event.call_id, 1 if answered else 0)
             if answered:
                 self.learn.answered_live.append(0 if dial.verdict in ("machine", "fax") else 1)
             if not answered:
@@ -191,12 +269,37 @@ class PredictivePacer:
             elif dial.verdict not in ("machine", "fax"):
                 self.live_answers += 1
                 dropped = event.call_id in self._abandoned_calls
-                self._update_rate(1.0 if dropped else 0.0)
+                self._update_rate(1.0 if dropped else 0.0, steered=dial.steered)
                 self._hour.append((event.at, dropped))
             self._abandoned_calls.discard(event.call_id)
-            self.learn.detect_shift()
+            self._flush_outcomes(event.at)
         elif kind == "agent" and event.agent_id:
             self._observe_agent(event)
+
+    def _flush_outcomes(self, now: float) -> None:
+        """Move resolved dials into the answer-rate window in the order they were placed.
+
+        A dial is resolved when answered (seconds) or when it ends unanswered (up to the
+        ring timeout), so in resolution order a burst of dials shows its answers first
+        and its no-answers half a minute later: a run of zeros that looks like a fall
+        in the answer rate.  Placement order keeps the window a fair sample, for a lag
+        of one ring timeout.  A dial never resolved (a lost call) is skipped after
+        STALE_DIAL_S.
+        """
+        order, resolved = self._placement_order, self._resolved
+        moved = False
+        while order:
+            call_id, placed_at = order[0]
+            outcome = resolved.pop(call_id, None)
+            if outcome is None:
+                if now - placed_at < STALE_DIAL_S:
+                    break
+            else:
+                self.learn.outcomes.append(outcome)
+                moved = True
+            order.popleft()
+        if moved:
+            self.learn.detect_shift()
 
     def _observe_agent(self, event: PacerEvent) -> None:
         agent, new, old = event.agent_id or "", event.detail, event.old
@@ -213,7 +316,7 @@ class PredictivePacer:
                 self.learn.busy.add(event.at - since)
             self._agent_wrap_since.pop(agent, None)
 
-    def _update_rate(self, value: float) -> None:
+    def _update_rate(self, value: float, *, steered: bool = True) -> None:
         """An exponentially weighted abandonment rate over roughly the last 300 live answers."""
         alpha = 1.0 / 300.0
         self._ewma_rate = value if self._ewma_rate is None else (1 - alpha) * self._ewma_rate + alpha * value
@@ -221,8 +324,12 @@ class PredictivePacer:
         # Integral control in log space: at equilibrium drops / live answers = aim.
         if value > 0:
             self.theta *= math.exp(-THETA_GAIN)  # each drop costs a notch of boldness at once
-        else:
-            self.theta *= math.exp(THETA_GAIN * aim / (1 - aim))  # a clean answer earns a sliver back
+        elif steered:
+            # A clean answer earns a sliver back, but only for a call theta decided on.
+            # Calls placed under a cap (the maximum dial level, the carrier's rate, a
+            # budget hold) say nothing about theta; counting them would wind theta up
+            # while the cap holds and release a burst of drops when it lets go.
+            self.theta *= math.exp(THETA_GAIN * aim / (1 - aim))
         self.theta = min(0.6, max(0.0005, self.theta))
 
     def _over_budget(self, totals: Totals, obs: Observation) -> bool:
@@ -243,7 +350,10 @@ class PredictivePacer:
         while hour and hour[0][0] < obs.now - 3600.0:
             hour.popleft()
         drops = sum(1 for _, dropped in hour if dropped)
-        return drops >= 1 and (drops + 1) / max(len(hour), 25) > HOUR_CEILING
+        # A small team's clock hour may hold half the answers of the rolling hour that
+        # let a drop through; below SMALL_HOUR answers the ceiling is the stricter one.
+        ceiling = HOUR_CEILING if len(hour) >= SMALL_HOUR else SMALL_HOUR_CEILING
+        return drops >= 1 and (drops + 1) / max(len(hour), 25) > ceiling
 
     def _aim_for(self, obs: Observation | None) -> float:
         target = obs.target_abandon if obs is not None else 0.03
@@ -251,13 +361,26 @@ class PredictivePacer:
 
     # ------------------------------------------------------------------ deciding
     def calls_to_place(self, obs: Observation) -> int:
+        placed = self._placed_this_tick
+        if len(placed) < self._asked:
+            # The engine placed fewer than asked (a cap or an empty hopper): not theta's doing.
+            for call_id in placed:
+                dial = self._dials.get(call_id)
+                if dial is not None:
+                    dial.steered = False
+        self._placed_this_tick = []
+        self._steered = False
+        self._asked = self._decide(obs)
+        return self._asked
+
+    def _decide(self, obs: Observation) -> int:
         progressive = max(0, obs.ready - obs.in_flight - obs.waiting)
         learn = self.learn
         if (
             obs.working == 0
             or len(learn.outcomes) < self.min_history
             or len(learn.answer_delay) < 10
-            or len(learn.busy) < 5
+            or len(learn.busy) < MIN_BUSY_SAMPLES
         ):
             return progressive
         totals = obs.totals
@@ -272,6 +395,20 @@ class PredictivePacer:
         supply = [0.0] * len(horizons)
         supply_var = [0.0] * len(horizons)
         pause_share = sum(learn.wraps_to_pause) / len(learn.wraps_to_pause) if learn.wraps_to_pause else 0.0
+        busy_weight = 1.0 - len(learn.busy) / learn.busy.size
+        wrap_weight = 1.0 - len(learn.wrap) / learn.wrap.size
+        busy_running: list[float] = []
+        wrap_running: list[float] = []
+        if busy_weight > 0.0 or wrap_weight > 0.0:
+            for agent in obs.agents:
+                if agent.state in (AgentState.ON_CALL, AgentState.WRAP_UP):
+                    # A busy period runs from the connect until the agent is ready again.
+                    since = self._agent_busy_since.get(agent.agent_id, obs.now - agent.in_state_s)
+                    busy_running.append(obs.now - since)
+                if agent.state is AgentState.WRAP_UP:
+                    wrap_running.append(agent.in_state_s)
+            busy_running.sort()
+            wrap_running.sort()
         for agent in obs.agents:
             state = agent.state
             if state is AgentState.READY:
@@ -282,12 +419,13 @@ class PredictivePacer:
                 continue
             for k, x in enumerate(horizons):
                 if state is AgentState.WRAP_UP:
-                    prob = learn.wrap.cond_done_by(agent.in_state_s, x + grace) * (1.0 - pause_share)
+                    prob = learn.wrap.cond_done_by(agent.in_state_s, x + grace, wrap_running, wrap_weight)
                 elif state is AgentState.ON_CALL:
                     busy_for = obs.now - self._agent_busy_since.get(agent.agent_id, obs.now - agent.in_state_s)
-                    prob = learn.busy.cond_done_by(busy_for, x + grace) * (1.0 - pause_share)
+                    prob = learn.busy.cond_done_by(busy_for, x + grace, busy_running, busy_weight)
                 else:  # reserved: a connect is under way
-                    prob = learn.busy.cond_done_by(0.0, x + grace) * (1.0 - pause_share)
+                    prob = learn.busy.cond_done_by(0.0, x + grace, busy_running, busy_weight)
+                prob *= 1.0 - pause_share
                 supply[k] += prob
                 supply_var[k] += prob * (1.0 - prob)
 
@@ -338,6 +476,7 @@ class PredictivePacer:
         while n < limit:
             current = loss(n + 1)
             if (current - previous) / per_call > theta:
+                self._steered = True
                 break
             n += 1
             previous = current
