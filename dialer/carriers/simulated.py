@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialer.carrier import DialRequest
+from dialer.carriers.rooms import Role, RoomBook
 from dialer.clock import Timer, VirtualLoop
 from dialer.events import CallEnd, CarrierEvent, CarrierEventKind
 from dialer.simulation.draws import Draws
@@ -104,6 +105,7 @@ class SimulatedCarrier:
         self.deliver: Callable[[CarrierEvent], None] = lambda event: None
         self.on_machine_bridged: ConversationHook = lambda call: None
         self.calls: dict[str, SimCall] = {}
+        self.rooms = RoomBook()  # who is in each agent's room, for listen / whisper / barge / transfer
         self.oracle = False  # the simulator's oracle mode: see _oracle_fate
         self.oracle_skipped = 0
         self._next_slot = 0.0
@@ -185,6 +187,27 @@ class SimulatedCarrier:
             return
         self._end(call, CallEnd.COMPLETED if call.answered_at else CallEnd.CANCELED, "dialer")
 
+    # ------------------------------------------------------------------ ConferenceControls
+    def listen(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
+        return self.rooms.join(agent_id, supervisor, Role.LISTENER)
+
+    def whisper(self, agent_id: str, supervisor: str, agent_call_sid: str, *, caller_id: str) -> str:
+        return self.rooms.join(agent_id, supervisor, Role.COACH)
+
+    def barge(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
+        return self.rooms.join(agent_id, supervisor, Role.BARGER)
+
+    def add_colleague(self, agent_id: str, colleague: str, *, caller_id: str) -> str:
+        return self.rooms.join(agent_id, colleague, Role.COLLEAGUE)
+
+    def transfer(self, call_sid: str, to_agent_id: str) -> None:
+        """The customer moves to another agent's room; a call that ended meanwhile is left alone."""
+        call = self.calls.get(call_sid)
+        if call is None or call.ended_at is not None or self.rooms.where(call_sid) is None:
+            return
+        self.rooms.move(call_sid, to_agent_id)
+        call.agent_id = to_agent_id
+
     # ------------------------------------------------------------------ the network's side
     def _start(self, call: SimCall) -> None:
         now = self.loop.now()
@@ -233,6 +256,7 @@ class SimulatedCarrier:
         now = self.loop.now()
         call.heard_at = now
         call.agent_id = agent_id
+        self.rooms.join(agent_id, call.request.to, Role.CUSTOMER, leg_id=call.sid)
         self._emit(call, CarrierEventKind.BRIDGED, agent_id)
         if call.fate.outcome == "human":
             call.talk_end_at = now + self._talk_time(agent_id)
@@ -244,6 +268,8 @@ class SimulatedCarrier:
         if call.ended_at is not None:
             return
         call.ended_at = self.loop.now()
+        if call.heard_at is not None:
+            self.rooms.leave(call.sid)
         call.end_by = by
         for timer in call.timers:
             timer.cancel()
