@@ -31,11 +31,21 @@ without an ``end=`` is given the end of the scenario's working day (its
 skipped with a warning. The chart (occupancy against abandonment, one panel
 per scenario), the JSON and the Markdown tables are written to ``--out``;
 matplotlib comes with the ``bench`` extra (``pip install -e .[bench]``).
+
+Every finished run is kept in ``OUT/runs`` (``--cache DIR`` elsewhere), keyed by
+the scenario, the pacer, the seed and a hash of the code the run depends on;
+a benchmark that is stopped resumes where it was, and one that adds pacers
+only simulates what is new.  Changing the predictive pacer re-runs only its
+rows; changing the engine or the simulator re-runs everything.  ``--no-cache``
+simulates afresh.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
+import importlib
 import json
 import math
 import os
@@ -170,13 +180,69 @@ def safety_net_for(spec: str) -> bool:
     return spec.split(":", 1)[0] == "predictive"
 
 
-def run_one(scenario: Scenario, spec: str, seed: int) -> dict[str, Any]:
-    """One simulation, reduced to the figures the tables need; an unknown pacer is reported, not raised."""
+def run_one(scenario: Scenario, spec: str, seed: int, cache: Path | None = None) -> dict[str, Any]:
+    """One simulation, reduced to the figures the tables need; an unknown pacer is reported, not raised.
+
+    With ``cache``, a run already made by the same code on the same scenario, pacer
+    and seed is read back instead of simulated again, so a long benchmark that is
+    stopped (or extended with more pacers) resumes where it was.
+    """
+    path = cache / run_key(scenario, spec, seed) if cache is not None else None
+    if path is not None and path.exists():
+        cached: dict[str, Any] = json.loads(path.read_text())
+        return cached
     try:
         figures = run_simulation(scenario, spec, seed, hold_over_budget=safety_net_for(spec))
     except PacerError as exc:
         return {"error": str(exc)}
-    return {key: figures.get(key) for key in KEPT} | {"seed": seed}
+    result = {key: figures.get(key) for key in KEPT} | {"seed": seed}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(result, default=str))
+        partial.replace(path)
+    return result
+
+
+_PACER_MODULES = {"vicidial": "vicidial", "impact": "impact", "predictive": "predictive"}
+
+
+def code_fingerprint(spec: str) -> str:
+    """A hash of the code a run of ``spec`` depends on: the modules of this project that the
+    simulator has loaded (engine, simulated carrier, gate, stores, migrations), and of the
+    pacer modules only the one ``spec`` uses, so that changing the predictive pacer keeps
+    the baselines' cached runs and changing the web app keeps them all."""
+    own = next((module for prefix, module in _PACER_MODULES.items() if spec.startswith(prefix)), "basic")
+    return _fingerprint(own)
+
+
+@functools.cache
+def _fingerprint(own_pacer: str) -> str:
+    import migrations  # noqa: F401  # the schema the simulator's database is built with
+
+    importlib.import_module(f"dialer.pacing.{own_pacer}")
+    root = Path(__file__).resolve().parents[1]
+    files: set[Path] = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name.split(".")[0] not in ("dialer", "compliance", "campaigns", "migrations"):
+            continue
+        if name.startswith("dialer.pacing.") and name != f"dialer.pacing.{own_pacer}":
+            continue
+        files.add(Path(file).resolve())
+    files.update((root / "migrations" / "versions").glob("*.py"))
+    files.update((root / "compliance" / "rules").glob("*.json"))
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_key(scenario: Scenario, spec: str, seed: int) -> str:
+    world = hashlib.sha256(json.dumps(scenario.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+    safe_spec = spec.replace(":", "_").replace("/", "_").replace("=", "_")
+    return f"{scenario.name}-{world}-{safe_spec}-s{seed}-{code_fingerprint(spec)}.json"
 
 
 @dataclass(frozen=True)
@@ -189,8 +255,9 @@ class Job:
 class Runner:
     """Runs batches of jobs, in worker processes when ``jobs > 1``."""
 
-    def __init__(self, scenarios: list[Scenario], jobs: int, verbose: bool) -> None:
+    def __init__(self, scenarios: list[Scenario], jobs: int, verbose: bool, cache: Path | None = None) -> None:
         self.scenarios = scenarios
+        self.cache = cache
         self.jobs = jobs
         self.verbose = verbose
         self.executor: Executor | None = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
@@ -201,11 +268,12 @@ class Runner:
         if self.executor is None:
             results = []
             for job in jobs:
-                results.append(run_one(self.scenarios[job.scenario], job.spec, job.seed))
+                results.append(run_one(self.scenarios[job.scenario], job.spec, job.seed, self.cache))
                 self._ran(job, results[-1])
         else:
             futures: list[Future[dict[str, Any]]] = [
-                self.executor.submit(run_one, self.scenarios[job.scenario], job.spec, job.seed) for job in jobs
+                self.executor.submit(run_one, self.scenarios[job.scenario], job.spec, job.seed, self.cache)
+                for job in jobs
             ]
             results = []
             for job, future in zip(jobs, futures, strict=True):
@@ -516,6 +584,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=Path(tempfile.gettempdir()) / "open-dialer-bench",
         help="folder for pacing.png, pacing.json and pacing.md",
     )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder of finished runs to reuse (default: OUT/runs); runs of changed code are made again",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="simulate every run afresh")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--markdown", action="store_true", help="print Markdown tables")
     output.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -547,7 +622,8 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = prin
     seeds = list(range(1, args.seeds + 1))
     targets = [min(0.03, s.target_abandon) for s in scenarios]
 
-    runner = Runner(scenarios, args.jobs, args.verbose)
+    cache = None if args.no_cache else (args.cache or args.out / "runs")
+    runner = Runner(scenarios, args.jobs, args.verbose, cache)
     try:
         jobs = [
             Job(i, effective_spec(label, s), seed)

@@ -9,6 +9,7 @@ run each once through the real simulator.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import random
 import sys
@@ -414,3 +415,22 @@ def test_bench_ratio_bisection_finds_the_highest_ratio_that_meets_the_bar() -> N
             ]
     assert b.RATIOS[search.best()] == 1.7
     assert len(asked) <= 7
+
+
+def test_the_benchmark_reuses_a_finished_run_and_redoes_it_when_the_code_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = bench()
+    scenario = parse_scenario({"name": "cached", "agents": 2, "hours": 0.1})
+    first = b.run_one(scenario, "progressive", 1, tmp_path)
+    assert list(tmp_path.glob("cached-*-progressive-s1-*.json"))
+
+    def no_simulation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached run was simulated again")
+
+    monkeypatch.setattr(b, "run_simulation", no_simulation)
+    assert b.run_one(scenario, "progressive", 1, tmp_path) == json.loads(json.dumps(first, default=str))
+
+    monkeypatch.setattr(b, "code_fingerprint", lambda spec: "changed")
+    with pytest.raises(AssertionError, match="simulated again"):
+        b.run_one(scenario, "progressive", 1, tmp_path)
