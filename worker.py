@@ -1,8 +1,12 @@
 """The RQ worker process: runs imports, scrubs, exports and reports queued by the other processes.
 
 ``python worker.py`` works the ``imports`` and ``default`` queues of REDIS_URL
-until stopped.  With ``REDIS_URL=memory://`` there is no server to share a
-queue with, so it works whatever this process queued, in burst mode, and exits.
+(``campaigns.jobs.QUEUES``) until stopped.  It also runs RQ's scheduler, which
+moves retries (``Retry(max=3, interval=[10, 30, 60])``) back onto their queue
+when their time comes, and cleans the job registries every minute, which is
+when a job whose worker was killed is found (its heartbeat lapsed) and retried.
+With ``REDIS_URL=memory://`` there is no server to share a queue with, so it
+works whatever this process queued, in burst mode, and exits.
 """
 
 from __future__ import annotations
@@ -14,17 +18,24 @@ import redis
 from rq import Queue, SimpleWorker, Worker
 from rq.worker import BaseWorker
 
+from campaigns.jobs import QUEUES
 from campaigns.redis_conn import connect_redis
 from campaigns.settings import Settings, SettingsError, get_settings
 
-QUEUE_NAMES = ("imports", "default")  # imports first: a waiting list blocks a campaign
+QUEUE_NAMES = QUEUES  # imports first: a waiting list blocks a campaign
+# RQ's default is ten minutes: a job abandoned by a killed worker would wait that long for its retry.
+MAINTENANCE_INTERVAL_S = 60
+WORKER_TTL_S = 75
 
 
 def build_worker(connection: redis.Redis, *, in_process: bool) -> BaseWorker:
     """A worker on our queues; ``in_process`` runs jobs without forking (needed for memory://)."""
     queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
     worker_class: type[BaseWorker] = SimpleWorker if in_process else Worker
-    return worker_class(queues, connection=connection)
+    # An idle worker checks for maintenance between blocking waits of worker_ttl - 15 s: 75 keeps that a minute.
+    return worker_class(
+        queues, connection=connection, maintenance_interval=MAINTENANCE_INTERVAL_S, worker_ttl=WORKER_TTL_S
+    )
 
 
 def run(settings: Settings, *, burst: bool = False) -> bool:
@@ -39,7 +50,8 @@ def run(settings: Settings, *, burst: bool = False) -> bool:
         )
         burst = True
     worker = build_worker(connection, in_process=settings.redis_in_process)
-    return worker.work(burst=burst, logging_level=settings.log_level)
+    # The scheduler runs in a process of its own, which cannot see the in-process stand-in.
+    return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=not settings.redis_in_process)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from campaigns.commands.demo import demo_command
 from campaigns.commands.dnc import dnc_group
 from campaigns.commands.fake_twilio import fake_twilio_command
 from campaigns.commands.importing import import_command
+from campaigns.commands.jobs import jobs_group
 from campaigns.commands.run import run_command
 from campaigns.commands.scheduler import scheduler_command
 from campaigns.commands.simulate import simulate_command
@@ -122,3 +123,4 @@ main.add_command(report_group)
 main.add_command(fake_twilio_command, name="fake-twilio")
 main.add_command(run_command)
 main.add_command(scheduler_command)
+main.add_command(jobs_group)

@@ -49,6 +49,16 @@ Writing: rows are inserted ``batch_size`` at a time (SQLAlchemy Core
 executemany; on SQLite straight through the driver), and whole batches are
 committed together with the list's counters.
 
+Resuming: an import given an ``import_key`` (background jobs give the file's
+digest and the options) records, with each commit, the last row whose outcome is
+committed (``contact_lists.rows_through``).  Run again with the same key, it
+finds that list and reads the file from the start: the rows through that row
+go through every check again, so deduplication and the reject file are rebuilt
+exactly, but are not written again; the rows after it land as usual.  A re-run
+after a crash therefore ends with the same lists, contacts, phones, rejects and
+counters as one uninterrupted run, and a re-run of a finished import writes
+nothing.
+
 Reject reasons (the ``reason`` column of the reject file)
 ----------------------------------------------------------
 ``missing_phone``          no phone in any phone column
@@ -733,6 +743,8 @@ def import_contacts(
     encoding: str | None = None,
     delimiter: str | None = None,
     commit_interval_s: float = 1.0,
+    import_key: str | None = None,
+    on_commit: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import the CSV ``source`` into a new contact list of the campaign.
 
@@ -750,6 +762,11 @@ def import_contacts(
     A Session passed in is committed this way; a factory is called once and
     its session closed at the end.
 
+    ``import_key`` makes the import resumable (see the module's "Resuming"):
+    the campaign's list with that key is continued instead of a new one made.
+    ``on_commit`` is called after every commit with the report so far (rows
+    read, landed, rejected), for progress that only counts what is durable.
+
     Raises ListImportError when the file as a whole cannot be imported; bad
     rows never raise, they are rejected and counted.
     """
@@ -766,6 +783,7 @@ def import_contacts(
         return _Import(
             session, campaign_id, source, mapping, region, list_name, rejects, progress,
             batch_size, encoding, delimiter, commit_interval_s, started,
+            import_key=import_key, on_commit=on_commit,
         ).run()  # fmt: skip
     finally:
         if own_session:
@@ -824,8 +842,18 @@ class _Import:
         delimiter: str | None,
         commit_interval_s: float,
         started: float,
+        *,
+        import_key: str | None = None,
+        on_commit: Callable[[ImportReport], None] | None = None,
     ) -> None:
         self.session = session
+        self.import_key = import_key
+        self.on_commit = on_commit
+        # Resuming: rows through ``resume_through`` landed (or were rejected) in an earlier run.
+        self.resuming = False
+        self.resume_through = 0
+        self.row = 0  # the last row read when the batch being flushed was closed
+        self.finishing = False
         self.campaign_id = campaign_id
         self.source = source
         self.mapping = mapping
@@ -985,6 +1013,8 @@ class _Import:
         return header, row, dialect
 
     def _create_list(self, source_name: str) -> None:
+        if self.import_key is not None and self._resume_list():
+            return
         name = self.list_name or (Path(source_name).name if source_name else "")
         if not name:
             name = "import " + datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
@@ -993,14 +1023,44 @@ class _Import:
             name=name[:200],
             source=source_name[:500],
             default_region=(self.region or "")[:2],
+            import_key=self.import_key,
         )
         self.session.add(contact_list)
-        self.session.commit()
+        try:
+            self.session.commit()
+        except IntegrityError:
+            # Another run with the same key created the list a moment ago: continue it.
+            self.session.rollback()
+            if self.import_key is None or not self._resume_list():
+                raise
+            return
         self.list_id = contact_list.id
         self.report.list_id = contact_list.id
 
+    def _resume_list(self) -> bool:
+        """Continue the campaign's list with this import key, if there is one."""
+        found = self.session.execute(
+            select(ContactList.id, ContactList.rows_through).where(
+                ContactList.campaign_id == self.campaign_id, ContactList.import_key == self.import_key
+            )
+        ).first()
+        self.session.rollback()  # end the read transaction; the import commits its own
+        if found is None:
+            return False
+        self.list_id = found.id
+        self.report.list_id = found.id
+        self.resuming = True
+        self.resume_through = found.rows_through
+        if found.rows_through:
+            self.report.notes.append(
+                f"resumed list {found.id}: rows through {found.rows_through} had landed in an earlier run"
+            )
+        return True
+
     def _load_campaign_numbers(self) -> None:
         stmt = select(ContactPhone.e164).where(ContactPhone.campaign_id == self.campaign_id)
+        if self.resuming:  # this list's own numbers are found again as the file is read
+            stmt = stmt.join(Contact, Contact.id == ContactPhone.contact_id).where(Contact.list_id != self.list_id)
         numbers = self.session.execute(stmt.execution_options(yield_per=20_000)).scalars()
         self.existing = array("q", sorted(int(e[1:]) for e in numbers if e[1:].isdigit()))
 
@@ -1108,10 +1168,13 @@ class _Import:
             else:
                 handle(row, cells, layout, feed)
             if len(self.contact_rows) >= batch_size:
+                self.row = row
                 self._flush(writer)
             if progress is not None and feed.bytes_read >= next_progress:
                 progress(feed.bytes_read, total)
                 next_progress = feed.bytes_read + _PROGRESS_EVERY
+        self.row = row
+        self.finishing = True
         self._flush(writer, final=True)
         self.report.bytes_read = feed.bytes_read
         if progress is not None:
@@ -1374,6 +1437,10 @@ class _Import:
         """Insert the batch being built; commit when the transaction is old enough, or at the end."""
         rows, phones = self.contact_rows, self.contact_phones
         self.contact_rows, self.contact_phones, self.batch_first = [], [], {}
+        if rows and self.resume_through and rows[0][2] <= self.resume_through:
+            rows, phones = self._skip_landed(rows, phones)
+            if not rows and not final:
+                return  # nothing new yet: committing now would only set the counters back
         if rows:
             self.uncommitted.append((rows, phones))
             try:
@@ -1401,18 +1468,37 @@ class _Import:
             ]
         )
 
+    def _skip_landed(
+        self, rows: list[tuple[Any, ...]], phones: list[list[_Kept]]
+    ) -> tuple[list[tuple[Any, ...]], list[list[_Kept]]]:
+        """Count the rows an earlier run of this import landed, and return only the rest to insert."""
+        through = self.resume_through
+        report = self.report
+        kept_rows: list[tuple[Any, ...]] = []
+        kept_phones: list[list[_Kept]] = []
+        for contact, kept in zip(rows, phones, strict=True):
+            if contact[2] <= through:
+                report.imported += 1
+                report.phones_imported += len(kept)
+                report.phones_without_timezone += sum(1 for p in kept if not p[2])
+            else:
+                kept_rows.append(contact)
+                kept_phones.append(kept)
+        return kept_rows, kept_phones
+
     def _commit(self) -> None:
         report = self.report
         imported = sum(len(rows) for rows, _ in self.uncommitted)
-        self.session.execute(
-            update(ContactList)
-            .where(ContactList.id == self.list_id)
-            .values(
-                rows_total=report.rows_read,
-                rows_imported=report.imported + imported,
-                rows_rejected=report.rejected,
-            )
-        )
+        values: dict[str, Any] = {
+            "rows_total": report.rows_read,
+            "rows_imported": report.imported + imported,
+            "rows_rejected": report.rejected,
+        }
+        if self.row > self.resume_through:  # a replayed stretch moves nothing: it is committed already
+            values["rows_through"] = self.row
+        if self.finishing:
+            values["finished_at"] = func.coalesce(ContactList.finished_at, datetime.now(UTC))
+        self.session.execute(update(ContactList).where(ContactList.id == self.list_id).values(**values))
         self.session.commit()
         for _, phones in self.uncommitted:
             for kept in phones:
@@ -1423,6 +1509,8 @@ class _Import:
         self.last_commit = time.perf_counter()
         if self.reject_file is not None:
             self.reject_file.flush()
+        if self.on_commit is not None:
+            self.on_commit(report)
 
     def _redo_uncommitted(self, writer: _Writer, *, ids_failed: bool) -> None:
         """Roll back the open transaction and insert its batches again, once."""

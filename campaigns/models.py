@@ -141,6 +141,10 @@ class Campaign(Base):
 
 class ContactList(Base):
     __tablename__ = "contact_lists"
+    __table_args__ = (
+        # One list per import key and campaign: a re-run of the same import resumes it instead of adding another.
+        UniqueConstraint("campaign_id", "import_key", name="uq_contact_list_import_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
@@ -151,6 +155,11 @@ class ContactList(Base):
     rows_imported: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Idempotency of background imports (campaigns/jobs.py): the key of the file and options imported,
+    # the last spreadsheet row whose outcome (landed or rejected) is committed, and when the import ended.
+    import_key: Mapped[str | None] = mapped_column(String(64))
+    rows_through: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     campaign: Mapped[Campaign] = relationship(back_populates="lists")
 

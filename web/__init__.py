@@ -61,10 +61,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(_close_session)
 
     from web import campaigns_api, health, twilio_webhooks
+    from web import jobs as jobs_pages
 
     app.register_blueprint(health.bp)
     app.register_blueprint(campaigns_api.bp)
     app.register_blueprint(twilio_webhooks.bp)
+    app.register_blueprint(jobs_pages.bp)
     return app
 
 

@@ -80,6 +80,12 @@ Examples:
     "[default: utf-8, with or without a byte-order mark]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text; no progress bar.")
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Queue the import for `python worker.py` and print the job id (see `dialer jobs`); "
+    "FILE and --rejects must be paths the workers can reach.",
+)
 def import_command(
     file: str,
     campaign_ref: str,
@@ -89,11 +95,15 @@ def import_command(
     rejects: str | None,
     encoding: str | None,
     as_json: bool,
+    background: bool,
 ) -> None:
     try:
         mapping = parse_mapping(mappings)
     except ListImportError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
+    if background:
+        _enqueue(file, campaign_ref, mapping, region, list_name, rejects, encoding, as_json)
+        return
 
     engine = make_engine(get_settings().database_url)
     factory = make_session_factory(engine)
@@ -189,6 +199,34 @@ def _print_report(report: ImportReport, campaign_name: str, file: str) -> None:
             echo(f"Rejected rows, with their row numbers and reasons, are in {report.rejects_file}.")
         else:
             echo(f"Add --rejects OUT.csv to write every rejected row of {file} with its reason.")
+
+
+def _enqueue(
+    file: str,
+    campaign_ref: str,
+    mapping: dict[str, str],
+    region: str | None,
+    list_name: str | None,
+    rejects: str | None,
+    encoding: str | None,
+    as_json: bool,
+) -> None:
+    from campaigns import jobs
+    from campaigns.commands.jobs import _redis, campaign_id_of
+
+    if file == "-":
+        raise click.BadParameter("a background import needs a file, not standard input", param_hint="FILE")
+    try:
+        job_id = jobs.enqueue_import(
+            _redis(), campaign_id_of(campaign_ref), file, mapping=mapping or None, region=region,
+            list_name=list_name, rejects=rejects, encoding=encoding,
+        )  # fmt: skip
+    except ListImportError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps({"job_id": job_id}))
+    else:
+        click.echo(f"Queued job {job_id}; follow it with `dialer jobs show {job_id}`.")
 
 
 def _size(file: str) -> int | None:
