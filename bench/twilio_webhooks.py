@@ -152,6 +152,12 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-c", "from campaigns.cli import main; main()", *args]
 
 
+def profiled_cli(stats: Path, *args: str) -> list[str]:
+    """The command line under cProfile: where the dialer's wall time goes (its loop waits on I/O, which counts)."""
+    code = f"import cProfile; from campaigns.cli import main; cProfile.run('main()', {str(stats.resolve())!r})"
+    return [sys.executable, "-c", code, *args]
+
+
 def wait_for(condition: Any, timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -298,6 +304,10 @@ def campaign_figures(fake_url: str, redis_url: str, cid: int, db_url: str, run_s
                      if h["error"] or not h["status"] or h["status"] >= 400)
     starts = sorted(c["started_at"] for c in customers if c["started_at"] is not None)
     steady = [t for t in starts if t >= starts[0] + 10] if starts else []
+    # When the dialer's create requests arrived, before the stand-in's own calls-per-second queue
+    # (which the bot agents' legs share) held them.
+    creates = sorted(c["created_at"] for c in customers if c["created_at"] is not None)
+    steady_creates = [t for t in creates if t >= creates[0] + 10] if creates else []
     in_flight_peak = 0
     if customers:
         edges = sorted([(c["created_at"], 1) for c in customers]
@@ -315,6 +325,8 @@ def campaign_figures(fake_url: str, redis_url: str, cid: int, db_url: str, run_s
     return {
         "calls_placed": len(customers),
         "calls_per_s_placed": round(len(steady) / (steady[-1] - steady[0]), 1) if len(steady) > 1 else None,
+        "calls_per_s_requested": (round(len(steady_creates) / (steady_creates[-1] - steady_creates[0]), 1)
+                                  if len(steady_creates) > 1 else None),
         "calls_in_flight_peak": in_flight_peak,
         "attempts_in_database": len(rows),
         "connected": sum(1 for r in rows if r.connected_at is not None),
@@ -371,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="connections of the throughput phase")
     parser.add_argument("--burst-s", type=float, default=15.0, help="seconds of the throughput phase (0: skip)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
+    parser.add_argument("--profile-dialer", type=Path, default=None, metavar="FILE",
+                        help="run the dialer under cProfile and write its stats here (pstats format; slows it)")
     args = parser.parse_args(argv)
 
     contacts = int(args.cps * args.run_s * 1.2) + 100
@@ -419,8 +433,10 @@ def main(argv: list[str] | None = None) -> int:
             client.delete(f"dialer:events:{cid}")
 
         print(f"campaign: {args.cps:g} calls/s, {args.agents} bot agents, {args.run_s:g} s ...", file=sys.stderr)
-        dialer = processes.start("dialer", cli("run", "--campaign", str(cid), "--bot-agents", str(args.agents),
-                                               "--for", str(args.run_s), "--scenario", str(world_path)), env)
+        run_args = ("run", "--campaign", str(cid), "--bot-agents", str(args.agents), "--for", str(args.run_s),
+                    "--scenario", str(world_path))
+        dialer = processes.start("dialer", profiled_cli(args.profile_dialer, *run_args) if args.profile_dialer
+                                 else cli(*run_args), env)
         dialer.wait(args.run_s + 120)
         time.sleep(2.0)
         figures["campaign"] = campaign_figures(fake_url, args.redis_url, cid, db_url, args.run_s)
@@ -461,7 +477,8 @@ def print_table(figures: dict[str, Any]) -> None:
     print(f"{'':{width}}  {'rate':>8}  {'p50 ms':>8}  {'p99 ms':>8}")
     for name, rate, p50, p99 in rows:
         print(f"{name:{width}}  {rate:>8}  {p50:>8}  {p99:>8}")
-    print(f"calls placed {c['calls_placed']} ({c['calls_per_s_placed']}/s steady), peak in flight "
+    print(f"calls placed {c['calls_placed']} ({c['calls_per_s_placed']}/s steady; requested "
+          f"{c.get('calls_per_s_requested')}/s), peak in flight "
           f"{c['calls_in_flight_peak']}, connected {c['connected']}, abandoned {c['abandoned']}, bridges before "
           f"the AMD verdict {c['bridges_before_the_amd_verdict']} / after {c['bridges_after_the_amd_verdict']}, "
           f"webhook failures {hooks['failed'] or 'none'}")

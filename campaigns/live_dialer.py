@@ -6,10 +6,19 @@ The engine is pure and clock-injected; this module puts it on a
 * which campaigns to pace: the active ones in the database, each only while
   this process holds its lease (``campaigns.leases``), so several processes
   share the floor and a dead one's campaigns move on within the lease time;
-* the fence: every tick, every claim of an attempt and every call record
-  is preceded by a check that this process still holds the lease with the
-  same token; when it does not, the campaign stops at once and its
+* the fence: every tick, every claim of an attempt and every batch of call
+  records is preceded by a check that this process still holds the lease
+  with the same token; when it does not, the campaign stops at once and its
   unwritten news is dropped, because another process owns it now;
+* one pass of the loop, in this order: the carrier's answers to earlier
+  requests, then the bus's events and commands (an answered person's connect
+  leaves for the carrier's threads right there), then the pass's call
+  records in one fenced transaction, then the bus offsets; the records of a
+  pass are written at most ``flush_s`` later, and always before a claim, so
+  the offset never runs ahead of what is written;
+* carrier requests (placements, connects, hangups) are sent by a few threads
+  (``campaigns.carrier_pool``), never on the engine's thread; an attempt is
+  still claimed and committed before its placement leaves;
 * takeover: the attempts a dead holder left open are closed
   (``recover_interrupted_attempts``), never redialed; with a carrier whose
   calls outlive this process (Twilio), the open calls are adopted as
@@ -32,7 +41,9 @@ import logging
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,14 +51,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine as Database
 from sqlalchemy import and_, func, select
 
+from campaigns.carrier_pool import ThreadedCarrier
 from campaigns.compliance_reports import abandonment_periods
 from campaigns.consent_store import SqlConsentLookup
 from campaigns.db import make_session_factory
 from campaigns.leases import CampaignLease, LeaseLost, heartbeat, leave, new_owner_id
-from campaigns.live_events import START, Command, read_carrier_events, read_commands
+from campaigns.live_events import START, Command, commands_key, events_key, read_carrier_events, read_commands
 from campaigns.models import Agent, CallAttempt, Campaign, CampaignStatus
 from campaigns.store import (
     CampaignAttemptHistory,
+    RecorderBatch,
     SqlDnc,
     SqlLeadSource,
     SqlRecorder,
@@ -63,7 +76,7 @@ from dialer.engine import Engine, EngineConfig
 from dialer.events import CarrierEvent, CarrierEventKind
 from dialer.hopper import Hopper, Lead
 from dialer.outcomes import RetryPolicy, auto_disposition
-from dialer.pacing import make_pacer
+from dialer.pacing import Observation, Pacer, PacerEvent, make_pacer
 from dialer.simulation.scenario import AgentGroup, Scenario
 from dialer.simulation.world import AgentWorld
 
@@ -82,6 +95,13 @@ CarrierFactory = Callable[[Campaign], Carrier]
 ORPHAN_MAX_AGE_S = 4 * 3600.0
 # An orphan never answered and silent this long after its ring time is written off as lost.
 ORPHAN_GRACE_S = 60.0
+# An event for a CallSid nobody knows is held this long while placements are on their way
+# (its call's placement may not have come back yet), then applied as it is.
+UNMATCHED_HOLD_S = 15.0
+# On a clean exit, how long to wait for the carrier requests already sent (their CallSids get written).
+DRAIN_ON_EXIT_S = 5.0
+# Off the loop, a placement may wait this long for its calls-per-second token (a tick's worth).
+PLACEMENT_TOKEN_WAIT_S = 1.0
 
 
 def live_key(campaign_id: int) -> str:
@@ -107,7 +127,9 @@ class DialerOptions:
     lease_s: float = 10.0
     renew_s: float | None = None  # default: a third of the lease, at most 3 s
     discover_s: float = 1.0
-    bus_poll_s: float = 0.1
+    bus_poll_s: float = 0.05  # the bus is read at least this often; a blocking read wakes the loop sooner
+    flush_s: float = 0.2  # call records of a campaign are written at most this long after the event
+    carrier_threads: int = 16  # per lane (placements, call control); 0: carrier requests on the loop itself
     publish_s: float = 1.0
     scenario: Scenario | None = None  # the simulated world (answer rates, talk and wrap times)
     seed: int = 1
@@ -194,17 +216,53 @@ def twilio_carrier_factory(settings: Settings) -> CarrierFactory:
 # ---------------------------------------------------------------------------------- fenced adapters
 
 
-class FencedLeadSource:
-    """The database's leads; a claim is made only while the lease is still ours."""
+class CpsPaced:
+    """A pacer held to the carrier's calls per second: no more new calls a tick than tokens come in.
 
-    def __init__(self, inner: SqlLeadSource, fence: Callable[[], bool]) -> None:
+    With placements off the loop a tick's calls leave together; those past the
+    account's bucket would be refused, and their contacts' attempts spent
+    undialed. Placements not back from the carrier yet (``backlog``, most of them
+    waiting for a token) count against the next tick; calls the carrier took and
+    has not started do not: they hold no token.
+    """
+
+    def __init__(self, inner: Pacer, backlog: Callable[[], int]) -> None:
+        self.inner = inner
+        self.backlog = backlog
+        self.name = inner.name
+        self.agent_bound = inner.agent_bound
+
+    def observe(self, event: PacerEvent) -> None:
+        self.inner.observe(event)
+
+    def calls_to_place(self, obs: Observation) -> int:
+        wanted = self.inner.calls_to_place(obs)
+        if obs.cps_limit:
+            wanted = min(wanted, max(0, math.floor(obs.cps_limit * obs.tick_s) - self.backlog()))
+        return wanted
+
+
+
+class FencedLeadSource:
+    """The database's leads; a claim is made only while the lease is still ours.
+
+    ``before_claim`` writes what the recorder holds first: the gate's decisions
+    for these leads, and every outcome (a number just put on the DNC list) that
+    came before them, are durable before any attempt is.
+    """
+
+    def __init__(self, inner: SqlLeadSource, fence: Callable[[], bool],
+                 before_claim: Callable[[], bool] | None = None) -> None:
         self.inner = inner
         self.fence = fence
+        self.before_claim = before_claim
 
     def fetch(self, now: float, limit: int, exclude: Collection[int]) -> list[Lead]:
         return self.inner.fetch(now, limit, exclude)
 
     def claim(self, leads: list[Lead], now: float) -> list[Lead]:
+        if self.before_claim is not None and not self.before_claim():
+            raise LeaseLost("lease lost before claiming attempts")
         if not self.fence():
             # Raised, not an empty answer: the hopper would otherwise fetch the same leads forever.
             raise LeaseLost("lease lost before claiming attempts")
@@ -215,38 +273,83 @@ class FencedLeadSource:
 
 
 class FencedRecorder:
-    """The database recorder, writing only while the lease is still ours.
+    """The database recorder, buffering a pass's writes and writing them only while the lease is still ours.
 
-    A write refused here is not lost: the new holder reads the same carrier
-    events from the bus, or closes the call as interrupted.
+    One fence check and one transaction per batch instead of one of each per
+    event: at 50 calls a second that is the difference between a loop that keeps
+    up and one that loses its lease.  A batch refused here is not lost: the bus
+    offset has not moved past its events, so the new holder reads them again
+    (or closes the call as interrupted).
+
+    ``flush`` writes on the caller's thread; ``write_in_background`` takes the
+    batch on the caller's thread (the engine's) and writes it on ``writer``'s,
+    checking the fence there with ``check``, which must not act on the answer
+    (the loop does, in ``settle``).
     """
 
-    def __init__(self, inner: SqlRecorder, fence: Callable[[], bool]) -> None:
+    def __init__(self, inner: SqlRecorder, fence: Callable[[], bool],
+                 check: Callable[[], bool] | None = None) -> None:
+        inner.autoflush = False
         self.inner = inner
         self.fence = fence
+        self.check = check or fence
         self.refused = 0
-
-    def _allowed(self) -> bool:
-        if self.fence():
-            return True
-        self.refused += 1
-        return False
+        self.flushes = 0
 
     def call_changed(self, call: Call, milestone: str) -> None:
-        if self._allowed():
-            self.inner.call_changed(call, milestone)
+        self.inner.call_changed(call, milestone)
 
     def call_finished(self, call: Call) -> None:
-        if self._allowed():
-            self.inner.call_finished(call)
+        self.inner.call_finished(call)
 
     def agent_moved(self, move: AgentMove) -> None:
-        if self._allowed():
-            self.inner.agent_moved(move)
+        self.inner.agent_moved(move)
 
     def record(self, lead: Lead, decision: Decision, path: str) -> None:
-        if self._allowed():
-            self.inner.record(lead, decision, path)
+        self.inner.record(lead, decision, path)
+
+    def flush(self) -> bool:
+        """Write what is buffered if the lease is still ours; False (and the batch dropped) when it is not."""
+        if not self.inner.pending:
+            return True
+        if not self.fence():
+            self.refused += 1
+            self.inner.discard()
+            return False
+        self.inner.flush()
+        self.flushes += 1
+        return True
+
+    def write_in_background(self, writer: ThreadPoolExecutor) -> tuple[Future[bool], RecorderBatch] | None:
+        """Start writing what is buffered on ``writer``; None when there is nothing to write."""
+        batch = self.inner.take()
+        if batch is None:
+            return None
+
+        def write() -> bool:
+            if not self.check():
+                return False
+            self.inner.write(batch)
+            return True
+
+        return writer.submit(write), batch
+
+    def settle(self, future: Future[bool], batch: RecorderBatch) -> bool:
+        """The outcome of a background write (waiting for it): False when the fence refused it.
+
+        A write that failed goes back into the buffers for the next flush, and its error is raised.
+        """
+        try:
+            written = future.result()
+        except Exception:
+            self.inner.put_back(batch)
+            raise
+        if not written:
+            self.refused += 1
+            self.inner.discard()
+            return False
+        self.flushes += 1
+        return True
 
 
 class FencedEngine(Engine):
@@ -323,6 +426,7 @@ class CampaignRun:
         self.closed = False
         self.engine: FencedEngine | None = None
         self.carrier: Carrier | None = None
+        self.pool: ThreadedCarrier | None = None  # the carrier's requests off the loop (carriers outside us)
         self.recorder: FencedRecorder | None = None
         self.world: AgentWorld | None = None
         self.bots: CarrierBots | None = None  # bot agents with legs at a carrier of calls outside us
@@ -336,6 +440,17 @@ class CampaignRun:
         self.config: EngineConfig | None = None
         self._today: tuple[float, dict[str, Any]] | None = None
         self._timers: list[Timer] = []
+        self._closing = False
+        # Events for a CallSid not known yet, held while placements are out: (the read offset before
+        # each, the event, when it was held). The offset written to Redis never passes the first one.
+        self._unmatched: list[tuple[str, CarrierEvent, float]] = []
+        self._held_sids: set[str] = set()
+        self._flushed_at = 0.0
+        self._offsets_written = (START, START)
+        # Call records are written on a thread of their own, one batch at a time, with the
+        # bus offsets the batch covers (moved once it is committed).
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: tuple[Future[bool], RecorderBatch, tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ the fence
     def fence(self) -> bool:
@@ -350,9 +465,17 @@ class CampaignRun:
             self.lost()
         return ok
 
+    def _check_lease(self) -> bool:
+        """The fence without its consequences, for the recorder's thread (the loop acts on the answer)."""
+        try:
+            return not self.closed and self.lease.check()
+        except Exception as error:
+            log.warning("campaign %s: cannot check the lease (%s)", self.campaign_id, error)
+            return False
+
     def lost(self) -> None:
         """The lease is gone: stop pacing now, write nothing more, let the process forget us."""
-        if self.closed:
+        if self.closed or self._closing:
             return
         log.warning("campaign %s: lease lost (token %s); stopped pacing", self.campaign_id, self.lease.token)
         self._shut(release=False)
@@ -382,13 +505,23 @@ class CampaignRun:
         self.in_process_events = isinstance(carrier, SimulatedCarrier)
         if not self.fence():
             return
+        threads = process.options.carrier_threads
+        pacer = make_pacer(campaign_row.pacer)
+        if not self.in_process_events and threads > 0:
+            if hasattr(carrier, "token_wait_s"):  # a thread may wait for its token; the loop never does
+                carrier.token_wait_s = max(carrier.token_wait_s, PLACEMENT_TOKEN_WAIT_S)
+            pool = self.pool = ThreadedCarrier(carrier, place_threads=threads, control_threads=threads)
+            self.carrier = carrier = pool
+            pacer = CpsPaced(pacer, lambda: pool.pending_placements)
         # The calls a dead holder left: in-process calls died with it; carrier calls go on.
         self.recovered = recover_interrupted_attempts(
             db, cid, now=now, retry=retry, older_than_s=0.0 if self.in_process_events else ORPHAN_MAX_AGE_S
         )
         dnc = SqlDnc(db, clock=loop.now)
         history = CampaignAttemptHistory(db, cid, now=now)
-        recorder = FencedRecorder(SqlRecorder(db, cid, retry, autoflush=True, dnc=dnc, history=history), self.fence)
+        recorder = FencedRecorder(SqlRecorder(db, cid, retry, autoflush=False, dnc=dnc, history=history), self.fence,
+                                  check=self._check_lease)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"recorder-{cid}")
         self.recorder = recorder
         consent = SqlConsentLookup(db) if policy.requires_consent else None
         gate = default_gate(dnc, history=history, consent=consent)
@@ -397,14 +530,19 @@ class CampaignRun:
             target = DialTarget(lead.e164, lead.timezones, lead.state, lead.postal_code, lead.contact_id)
             return gate.can_dial(target, policy, datetime.fromtimestamp(at, UTC))
 
-        source = FencedLeadSource(SqlLeadSource(db, cid, max_attempts=retry.max_attempts), self.fence)
+        source = FencedLeadSource(SqlLeadSource(db, cid, max_attempts=retry.max_attempts), self.fence,
+                                  before_claim=self.flush_now)
         hopper = Hopper(source, check, recorder, max_attempts=retry.max_attempts)
-        engine = FencedEngine(config, loop, carrier, make_pacer(campaign_row.pacer), hopper, recorder,
+        engine = FencedEngine(config, loop, carrier, pacer, hopper, recorder,
                               fence=self.fence, on_lost=self.lost, on_tick=lambda at: process.ticked(cid, at))
         with db.connect() as conn:
             rolling = abandonment_periods(conn, cid, datetime.fromtimestamp(now, UTC))[-1]
         engine.budget_history = (int(rolling["live_answers"]), int(rolling["abandoned"]))
         self.engine = engine
+        if self.pool is not None:
+            self.pool.on_placed = engine.placed
+            self.pool.on_place_failed = engine.place_failed
+            self.pool.on_action_failed = self._carrier_failed
 
         if isinstance(carrier, SimulatedCarrier):
             carrier.deliver = self._deliver
@@ -421,6 +559,7 @@ class CampaignRun:
         self._restore_agents()
         self.events_offset = self._offset(events_offset_key(cid))
         self.commands_offset = self._offset(commands_offset_key(cid))
+        self._offsets_written = (self.events_offset, self.commands_offset)
         engine.start()
         if self.bots is not None:
             self.bots.start()  # after the offsets: their logins arrive on the bus as new entries
@@ -482,6 +621,12 @@ class CampaignRun:
         assert self.carrier is not None
         return self.carrier
 
+    def _carrier_failed(self, call_sid: str, what: str, error: BaseException) -> None:
+        """A connect, message or hangup the carrier refused, heard back from its thread: as the engine would log it."""
+        if self.engine is not None:
+            self.engine.counters.carrier_errors += 1
+        log.info("campaign %s: carrier %s on %s failed: %s", self.campaign_id, what, call_sid, error)
+
     def _drop_message(self) -> str:
         return self.config.drop_message if self.config else ""
 
@@ -538,31 +683,126 @@ class CampaignRun:
 
     # ------------------------------------------------------------------ the bus
     def pump(self) -> None:
-        """Apply what arrived on the bus since the last entry applied, then move the offset under the fence."""
+        """One pass: the carrier's answers, then the bus (connects leave at once), then records and offsets."""
         if self.closed or self.engine is None:
             return
+        self.drain_carrier()
         client = self.process.redis
         cid = self.campaign_id
         if not self.in_process_events:
-            events = read_carrier_events(client, cid, after=self.events_offset)
-            for entry, event in events:
+            for entry, event in read_carrier_events(client, cid, after=self.events_offset):
                 if self.closed:
                     return
-                self.apply_event(event)
+                self.apply_event(event, after=self.events_offset)
                 self.events_offset = entry
-            if events and not self.closed and not self.lease.fenced_set(events_offset_key(cid), self.events_offset):
-                self.lost()
-                return
-        commands = read_commands(client, cid, after=self.commands_offset)
-        for entry, command in commands:
+        for entry, command in read_commands(client, cid, after=self.commands_offset):
             if self.closed:
                 return
             self.apply_command(command)
             self.commands_offset = entry
-        if commands and not self.closed and not self.lease.fenced_set(commands_offset_key(cid), self.commands_offset):
-            self.lost()
+        self.flush()
 
-    def apply_event(self, event: CarrierEvent) -> None:
+    def bus_cursors(self) -> dict[str, str]:
+        """The streams this campaign reads and where it stands in each (for a blocking read that wakes the loop)."""
+        if self.closed or self.engine is None:
+            return {}
+        cursors = {commands_key(self.campaign_id): self.commands_offset}
+        if not self.in_process_events:
+            cursors[events_key(self.campaign_id)] = self.events_offset
+        return cursors
+
+    def flush(self, *, force: bool = False) -> None:
+        """Write the buffered records (fenced), then move the bus offsets up to what they cover.
+
+        Every ``flush_s`` a batch goes to the recorder's thread (one at a time;
+        the next waits for it); ``force`` writes everything now, on this thread.
+        The offsets never pass an event whose effects are not committed yet,
+        nor one held for its placement.
+        """
+        if self.closed or self.recorder is None:
+            return
+        self._settle_write(wait=force)
+        if self.closed:
+            return
+        now = self.loop.now()
+        if not force and (self._writing is not None or now - self._flushed_at < self.process.options.flush_s):
+            return
+        self._flushed_at = now
+        covered = (self._unmatched[0][0] if self._unmatched else self.events_offset, self.commands_offset)
+        started = None if force or self._writer is None else self.recorder.write_in_background(self._writer)
+        if started is not None:
+            self._writing = (*started, covered)
+            return
+        if self.recorder.flush():
+            self._move_offsets(covered)
+
+    def flush_now(self) -> bool:
+        """Everything written before a claim (the decisions for its leads, every outcome before them)."""
+        self.flush(force=True)
+        return not self.closed
+
+    def _settle_write(self, *, wait: bool) -> None:
+        if self._writing is None or self.recorder is None:
+            return
+        future, batch, covered = self._writing
+        if not wait and not future.done():
+            return
+        self._writing = None
+        try:
+            written = self.recorder.settle(future, batch)
+        except Exception:
+            self.process.errors += 1
+            log.exception("campaign %s: writing call records failed; they are kept for the next flush",
+                          self.campaign_id)
+            return
+        if not written:
+            self.lost()
+            return
+        self._move_offsets(covered)
+
+    def _move_offsets(self, covered: tuple[str, str]) -> None:
+        cid = self.campaign_id
+        for key, value, written in zip((events_offset_key(cid), commands_offset_key(cid)), covered,
+                                       self._offsets_written, strict=True):
+            if value != written and not self.lease.fenced_set(key, value):
+                self.lost()
+                return
+        self._offsets_written = covered
+
+    def drain_carrier(self, wait_s: float = 0.0) -> None:
+        """Hand the engine what the carrier's threads heard back (CallSids first, then events held for them)."""
+        if self.pool is None:
+            return
+        if self.pool.drain(wait_s) or self._unmatched:
+            self._apply_unmatched()
+
+    def _unknown_for_now(self, event: CarrierEvent) -> bool:
+        """An event for a CallSid nobody here knows while placements are out: perhaps one of theirs."""
+        return (self.pool is not None and self.pool.pending_placements > 0 and self.engine is not None
+                and event.call_sid not in self.orphans and not self.engine.holds(event.call_sid))
+
+    def _apply_unmatched(self) -> None:
+        now = self.loop.now()
+        held, self._unmatched = self._unmatched, []
+        self._held_sids.clear()
+        for after, event, since in held:
+            if self.closed:
+                return
+            if event.call_sid in self._held_sids or (now - since < UNMATCHED_HOLD_S
+                                                     and self._unknown_for_now(event)):
+                self._hold(after, event, since)
+            else:
+                self.apply_event(event)
+
+    def _hold(self, after: str, event: CarrierEvent, since: float) -> None:
+        self._unmatched.append((after, event, since))
+        self._held_sids.add(event.call_sid)
+
+    def apply_event(self, event: CarrierEvent, *, after: str | None = None) -> None:
+        """One carrier event; read from the bus after offset ``after``, it may be held for its placement."""
+        if after is not None and (event.call_sid in self._held_sids or self._unknown_for_now(event)):
+            self._hold(after, event, self.loop.now())  # after the call's earlier events, in their order
+            return
         self.events_applied += 1
         observe = getattr(self.carrier, "observe", None)
         if observe is not None:  # Twilio's hangup must know whether a call still rings (cancel, not complete)
@@ -676,13 +916,24 @@ class CampaignRun:
         return figures
 
     # ------------------------------------------------------------------ letting go
+    def _last_writes(self) -> None:
+        """A clean exit: the carrier's answers to requests already sent come back, then everything is written."""
+        try:
+            self.drain_carrier(wait_s=DRAIN_ON_EXIT_S)
+            self.flush(force=True)
+        except Exception:
+            self.process.errors += 1
+            log.exception("campaign %s: the last writes before letting go failed", self.campaign_id)
+
     def close(self, *, release: bool) -> None:
         """Stop pacing; ``release`` gives the lease up for the next holder at once (a clean exit)."""
         if not self.closed:
             self._shut(release=release)
 
     def _shut(self, *, release: bool) -> None:
-        self.closed = True
+        if self._closing:
+            return
+        self._closing = True
         if self.engine is not None:
             self.engine.stop()
         for timer in self._timers:
@@ -691,6 +942,15 @@ class CampaignRun:
             self.carrier.deliver = lambda event: None
         if self.bots is not None:
             self.bots.stop()
+        if self.pool is not None:
+            self.pool.cancel_placements()  # not sent yet: closed as not dialed, never sent after we let go
+        if release and not self.closed:
+            self._last_writes()
+        self.closed = True
+        if self.pool is not None:
+            self.pool.close()
+        if self._writer is not None:
+            self._writer.shutdown(wait=False)
         if self.process.simulated is not None:
             self.process.simulated.detach(self.campaign_id)
         if release:
@@ -722,7 +982,9 @@ class DialerProcess:
         self.db = db
         self.redis = client
         self.options = options or DialerOptions()
-        self.loop = loop or RealtimeLoop()
+        # Between timers the loop waits on the bus itself, so a webhook wakes it at once.
+        self._bus_wakes = loop is None and not type(client).__module__.startswith("fakeredis")
+        self.loop = loop or RealtimeLoop(sleep=self._idle)
         self.owner = owner or new_owner_id()
         self.simulated: SimulatedCarriers | None = None
         if carrier_factory is None:
@@ -792,6 +1054,32 @@ class DialerProcess:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def _idle(self, seconds: float) -> None:
+        """The loop's sleep: a blocking read of every held campaign's streams, cut short by a new entry.
+
+        What it reads is only a wake-up call: the pump that follows reads (and
+        applies) from each campaign's offsets as always.
+        """
+        cursors: dict[str, str] = {}
+        if self._bus_wakes and seconds >= 0.002 and not self._stop.is_set():
+            for run in list(self.runs.values()):
+                cursors.update(run.bus_cursors())
+        if not cursors:
+            time.sleep(seconds)
+            return
+        try:
+            woke = self.redis.xread(cursors, count=1, block=max(1, int(seconds * 1000)))  # type: ignore[arg-type]
+        except Exception as error:  # Redis trouble shows in the pump and the lease; here only wait
+            log.debug("blocking bus read failed: %s", error)
+            time.sleep(seconds)
+            return
+        if woke:
+            try:
+                self.pump()
+            except Exception:
+                self.errors += 1
+                log.exception("dialer housekeeping pump failed")
+
     def shutdown(self) -> None:
         """Give up every lease at once (the next holder need not wait for expiry); hang up nothing."""
         self._stop.set()
@@ -809,6 +1097,11 @@ class DialerProcess:
             run.closed = True
             if run.engine is not None:
                 run.engine.stop()
+            if run.pool is not None:
+                run.pool.cancel_placements()
+                run.pool.close()
+            if run._writer is not None:
+                run._writer.shutdown(wait=False, cancel_futures=True)
         self.runs.clear()
 
     # ------------------------------------------------------------------ housekeeping

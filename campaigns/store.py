@@ -16,11 +16,11 @@ whatever the buffering:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.audit_store import NewEvent, append_events
@@ -95,6 +95,7 @@ class SqlLeadSource:
                     last_attempt_at=bindparam("when"))
         )
         self._attempt = insert(CallAttempt).returning(CallAttempt.id)
+        self._attempts = insert(CallAttempt).returning(CallAttempt.id, sort_by_parameter_order=True)
 
     def fetch(self, now: float, limit: int, exclude: Collection[int]) -> list[Lead]:
         with self.db.connect() as conn:
@@ -123,7 +124,42 @@ class SqlLeadSource:
         return leads
 
     def claim(self, leads: list[Lead], now: float) -> list[Lead]:
+        """Claim in one transaction of three statements whatever the number of leads.
+
+        The live dialer claims on its only thread, and a statement per lead (four
+        round trips each) held it for a tenth of a second at fifty calls a second,
+        while answered people waited for their connect.
+        """
         when = to_dt(now)
+        if not leads:
+            return []
+        if len({lead.contact_id for lead in leads}) != len(leads):
+            return self._claim_each(leads, when)
+        with self.db.begin() as conn:
+            moved = set(conn.scalars(
+                update(Contact)
+                .where(
+                    Contact.id.in_([lead.contact_id for lead in leads]),
+                    Contact.status.in_(DIALABLE_STATUSES),
+                    # Only if nobody took it or changed it since it was fetched.
+                    Contact.attempts == case({lead.contact_id: lead.attempt_number - 1 for lead in leads},
+                                             value=Contact.id),
+                )
+                .values(status=ContactStatus.IN_CALL.value, attempts=Contact.attempts + 1, last_attempt_at=when)
+                .returning(Contact.id)
+            ))
+            taken = [lead for lead in leads if lead.contact_id in moved]
+            if not taken:
+                return []
+            rows = [self._attempt_row(lead, when) for lead in taken]
+            try:
+                with conn.begin_nested():
+                    ids = list(conn.scalars(self._attempts, rows))
+            except IntegrityError:
+                return self._insert_each(conn, taken, rows)
+        return [replace(lead, attempt_id=attempt_id) for lead, attempt_id in zip(taken, ids, strict=True)]
+
+    def _claim_each(self, leads: list[Lead], when: datetime | None) -> list[Lead]:
         claimed = []
         with self.db.begin() as conn:
             for lead in leads:
@@ -134,18 +170,27 @@ class SqlLeadSource:
                 ).rowcount
                 if moved != 1:
                     continue  # someone else took it, or it changed since it was fetched
-                try:
-                    with conn.begin_nested():
-                        attempt_id = conn.execute(self._attempt, {
-                            "campaign_id": self.campaign_id, "contact_id": lead.contact_id,
-                            "phone_id": lead.phone_id, "e164": lead.e164, "caller_id": "",
-                            "attempt_number": lead.attempt_number, "state": "queued", "queued_at": when,
-                            "notes": "",
-                        }).scalar_one()
-                except IntegrityError:
-                    continue
-                claimed.append(replace(lead, attempt_id=attempt_id))
+                claimed += self._insert_each(conn, [lead], [self._attempt_row(lead, when)])
         return claimed
+
+    def _insert_each(self, conn: Connection, leads: list[Lead], rows: list[dict[str, Any]]) -> list[Lead]:
+        """One attempt row at a time: an attempt that exists already (the unique constraint) is not ours."""
+        claimed = []
+        for lead, row in zip(leads, rows, strict=True):
+            try:
+                with conn.begin_nested():
+                    attempt_id = conn.execute(self._attempt, row).scalar_one()
+            except IntegrityError:
+                continue
+            claimed.append(replace(lead, attempt_id=attempt_id))
+        return claimed
+
+    def _attempt_row(self, lead: Lead, when: datetime | None) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id, "contact_id": lead.contact_id, "phone_id": lead.phone_id,
+            "e164": lead.e164, "caller_id": "", "attempt_number": lead.attempt_number, "state": "queued",
+            "queued_at": when, "notes": "",
+        }
 
     def defer(self, lead: Lead, until: float | None, codes: tuple[str, ...]) -> None:
         values: dict[str, Any]
@@ -171,6 +216,7 @@ class SqlDnc:
         self.clock = clock
         self._loaded_at: float | None = None
         self._company: set[str] = set()
+        self._added: set[str] = set()
         self._campaign: set[tuple[str, int]] = set()
 
     def listed(self, e164: str, campaign_id: int) -> str | None:
@@ -182,7 +228,9 @@ class SqlDnc:
         return None
 
     def add_company(self, e164: str) -> None:
+        """Listed in memory at once; kept across refreshes, which may run before the database row is written."""
         self._company.add(e164)
+        self._added.add(e164)
 
     def _maybe_refresh(self) -> None:
         now = self.clock() if self.clock else datetime.now(UTC).timestamp()
@@ -191,7 +239,7 @@ class SqlDnc:
         self._loaded_at = now
         with self.db.connect() as conn:
             rows = conn.execute(select(DncEntry.e164, DncEntry.campaign_id)).all()
-        self._company = {r.e164 for r in rows if r.campaign_id is None}
+        self._company = {r.e164 for r in rows if r.campaign_id is None} | self._added
         self._campaign = {(r.e164, r.campaign_id) for r in rows if r.campaign_id is not None}
 
 
@@ -205,8 +253,10 @@ _ATTEMPT_COLUMNS = (
 class SqlRecorder:
     """Writes call records, contact outcomes, agent moves and gate decisions.
 
-    ``autoflush`` writes at every event (a live dialer); a simulation turns it
-    off and calls ``flush`` on a timer, which is much faster on SQLite.
+    ``autoflush`` writes at every event; a simulation turns it off and calls
+    ``flush`` on a timer, which is much faster on SQLite, and so does the live
+    dialer, once per pass of its loop and before every claim (one transaction
+    for a pass's events instead of one for each).
     """
 
     def __init__(
@@ -271,6 +321,9 @@ class SqlRecorder:
         self._finished.append(call)
         if self.history is not None:
             self.history.record(call)
+        if self.dnc is not None and self._plan_outcome(call).add_to_dnc:
+            # The gate must know at once, not when the batch is written: the next dial may be the same number.
+            self.dnc.add_company(call.e164)
         if self.autoflush:
             self.flush()
 
@@ -301,33 +354,73 @@ class SqlRecorder:
             self.flush()
 
     # writing ----------------------------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        """Whether anything waits to be written (a flush with nothing to write costs nothing)."""
+        return bool(self._calls or self._finished or self._moves or self._decisions or self._audit)
+
+    def discard(self) -> None:
+        """Forget what was not written: another process owns the campaign now and replays it from the bus."""
+        self._calls, self._finished, self._moves, self._decisions, self._audit = {}, [], [], [], []
+
     def flush(self) -> None:
-        if not (self._calls or self._finished or self._moves or self._decisions):
+        batch = self.take()
+        if batch is None:
             return
+        try:
+            self.write(batch)
+        except Exception:
+            self.put_back(batch)  # kept for the next flush: a database hiccup must not lose a call record
+            raise
+
+    def take(self) -> RecorderBatch | None:
+        """What is buffered, as rows, taken on the engine's thread (the calls are the engine's live objects)."""
+        if not self.pending:
+            return None
         calls, self._calls = self._calls, {}
         finished, self._finished = self._finished, []
         moves, self._moves = self._moves, []
         decisions, self._decisions = self._decisions, []
         audit, self._audit = self._audit, []
-        audit.extend(call_closed_event(call) for call in finished)
-        with self.db.begin() as conn:
-            append_events(conn, audit)
-            if decisions:
-                conn.execute(insert(DialDecisionRecord), decisions)
-            if moves:
-                self._write_moves(conn, moves)
-            if calls:
-                rows = []
-                for attempt_id, call in calls.items():
-                    row = attempt_row(call)
-                    login = row.pop("agent_login")
-                    row["agent_id"] = self._agent_ids.get(login) if login else None
-                    row["attempt_id"] = attempt_id
-                    rows.append(row)
-                conn.execute(self._update_attempt, rows)
-            outcomes = [self._outcome(conn, call) for call in finished]
-            if outcomes:
-                conn.execute(self._update_contact, outcomes)
+        attempts = [{**attempt_row(call), "attempt_id": attempt_id} for attempt_id, call in calls.items()]
+        return RecorderBatch(
+            calls, finished, moves, decisions, audit, attempts,
+            [*audit, *(call_closed_event(call) for call in finished)],
+            [self._plan_outcome(call) for call in finished],
+        )
+
+    def write(self, batch: RecorderBatch) -> None:
+        """One transaction for a taken batch; any thread may run it, one batch at a time."""
+        agents = dict(self._agent_ids)
+        try:
+            with self.db.begin() as conn:
+                append_events(conn, batch.events)
+                if batch.decisions:
+                    conn.execute(insert(DialDecisionRecord), batch.decisions)
+                if batch.moves:
+                    self._write_moves(conn, batch.moves)
+                if batch.attempts:
+                    rows = []
+                    for attempt in batch.attempts:
+                        row = dict(attempt)
+                        login = row.pop("agent_login")
+                        row["agent_id"] = self._agent_ids.get(login) if login else None
+                        rows.append(row)
+                    conn.execute(self._update_attempt, rows)
+                outcomes = [self._outcome(conn, plan) for plan in batch.outcomes]
+                if outcomes:
+                    conn.execute(self._update_contact, outcomes)
+        except Exception:
+            self._agent_ids = agents  # agent rows inserted in the failed transaction do not exist
+            raise
+
+    def put_back(self, batch: RecorderBatch) -> None:
+        """A batch whose write failed goes back in front of what came since, to be taken again."""
+        self._calls = {**batch.calls, **self._calls}
+        self._finished[:0] = batch.finished
+        self._moves[:0] = batch.moves
+        self._decisions[:0] = batch.decisions
+        self._audit[:0] = batch.audit
 
     def _write_moves(self, conn: Connection, moves: list[dict[str, Any]]) -> None:
         for login in {m["login"] for m in moves} - set(self._agent_ids):
@@ -346,29 +439,63 @@ class SqlRecorder:
              for login, m in last.items()],
         )
 
-    def _outcome(self, conn: Connection, call: Call) -> dict[str, Any]:
-        """Decide the contact's next step; return its row update (DNC and bad phones written here)."""
+    def _plan_outcome(self, call: Call) -> OutcomePlan:
+        """The contact's next step, decided from the call (pure); ``_outcome`` writes it."""
         code = call.disposition or "NA"
         rule = self._rules.get(code) or DispositionRule(code)
         ended = call.at("wrap_ended") or call.at("ended") or call.at("queued") or 0.0
         step = next_step(rule, attempts=call.attempt_number, policy=self.retry, now=ended)
-        status, next_at = step.status, step.next_eligible_at
-        if step.phone_bad and call.phone_id is not None:
-            conn.execute(update(ContactPhone).where(ContactPhone.id == call.phone_id).values(status="bad"))
+        return OutcomePlan(call.contact_id, call.phone_id, call.attempt_number, call.e164, call.agent_id, code, ended,
+                           step.status, step.next_eligible_at, step.phone_bad, step.add_to_dnc)
+
+    def _outcome(self, conn: Connection, plan: OutcomePlan) -> dict[str, Any]:
+        """Write what the outcome needs besides the contact row (DNC, bad phones); return the contact's row update."""
+        status, next_at = plan.status, plan.next_at
+        if plan.phone_bad and plan.phone_id is not None:
+            conn.execute(update(ContactPhone).where(ContactPhone.id == plan.phone_id).values(status="bad"))
             others = conn.scalar(
                 select(ContactPhone.id).where(
-                    ContactPhone.contact_id == call.contact_id, ContactPhone.status == "ok"
+                    ContactPhone.contact_id == plan.contact_id, ContactPhone.status == "ok"
                 ).limit(1)
             )
-            if others is not None and call.attempt_number < self.retry.max_attempts:
-                status, next_at = ContactStatus.RETRY.value, ended
-        if step.add_to_dnc:
+            if others is not None and plan.attempt_number < self.retry.max_attempts:
+                status, next_at = ContactStatus.RETRY.value, plan.ended
+        if plan.add_to_dnc:
             # Through the DNC store: a change-log row and an audit event, like every other source.
-            add_numbers(conn, [call.e164], reason=f"disposition {code}", source="agent",
-                        actor=call.agent_id or "system", received_at=to_dt(ended), now=to_dt(ended))
-            if self.dnc is not None:
-                self.dnc.add_company(call.e164)
-        return {"contact_id": call.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": code}
+            add_numbers(conn, [plan.e164], reason=f"disposition {plan.code}", source="agent",
+                        actor=plan.agent_id or "system", received_at=to_dt(plan.ended), now=to_dt(plan.ended))
+        return {"contact_id": plan.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": plan.code}
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomePlan:
+    """A finished call's consequence for its contact, decided on the engine's thread."""
+
+    contact_id: int
+    phone_id: int | None
+    attempt_number: int
+    e164: str
+    agent_id: str | None
+    code: str
+    ended: float
+    status: str
+    next_at: float | None
+    phone_bad: bool
+    add_to_dnc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderBatch:
+    """What one flush writes: rows built from the calls when taken, and the originals to put back on failure."""
+
+    calls: dict[int, Call]
+    finished: list[Call]
+    moves: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    audit: list[NewEvent]
+    attempts: list[dict[str, Any]]
+    events: list[NewEvent]
+    outcomes: list[OutcomePlan]
 
 
 def attempt_outcome(answer_class: str | None, *, abandoned: bool, connected: bool) -> str:

@@ -3,12 +3,20 @@
 Calls are asynchronous: ``place_call`` returns the carrier's call id at once
 and everything after (ringing, answer, verdict, bridge, end) comes back as
 ``CarrierEvent``s through the engine's ``on_carrier_event``.
+
+A carrier whose requests travel over a network may place calls in the
+background instead, so that the engine's one thread never waits on a round
+trip: its ``place_call`` returns ``PENDING_SID``, and whoever runs the engine
+later hands it the outcome through ``Engine.placed`` or ``Engine.place_failed``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
+
+PENDING_SID: Final = ""
+"""What ``place_call`` returns when the carrier's id follows later (``Engine.placed``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,9 @@ class Carrier(Protocol):
         """The account's calls-per-second limit, when known."""
         ...
 
-    def place_call(self, request: DialRequest) -> str: ...
+    def place_call(self, request: DialRequest) -> str:
+        """The carrier's id of the new call, or ``PENDING_SID`` when it is being placed in the background."""
+        ...
 
     def connect(self, call_sid: str, agent_id: str) -> None:
         """Bridge an answered call to the agent's audio leg."""

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from dialer.agents import AgentBoard, AgentMove, AgentState, AgentStateError
 from dialer.calls import Call
-from dialer.carrier import Carrier, CarrierError, DialRequest
+from dialer.carrier import PENDING_SID, Carrier, CarrierError, DialRequest
 from dialer.clock import Timer, Timers
 from dialer.events import CallEnd, CarrierEvent, CarrierEventKind
 from dialer.hopper import Hopper, Lead
@@ -166,8 +166,11 @@ class Engine:
     def _tick_and_reschedule(self) -> None:
         if not self._running:
             return
+        started = self.timers.now()
         self.tick()
-        self._tick_timer = self.timers.call_later(self.config.tick_s, self._tick_and_reschedule)
+        # On a fixed beat: on the wall clock a tick takes time, and a beat that slipped by it
+        # would place fewer calls a second than the pacer (and the CPS limit) allow.
+        self._tick_timer = self.timers.call_at(started + self.config.tick_s, self._tick_and_reschedule)
 
     def tick(self) -> int:
         """Ask the pacer and place that many calls; return how many were placed."""
@@ -216,17 +219,56 @@ class Engine:
                 DialRequest(call.call_id, lead.e164, cfg.caller_id, cfg.ring_timeout_s, cfg.amd_enabled)
             )
         except CarrierError as exc:
-            self.counters.carrier_errors += 1
-            log.warning("carrier refused %s: %s", call.call_id, exc)
-            status = CallEnd.FAILED if exc.permanent else CallEnd.CANCELED
-            call.mark("ended", now, status.value)
-            call.disposition = "BAD" if exc.permanent else "NA"
-            self.recorder.call_changed(call, "ended")
-            self._after_end(live, now)
+            self._refused(live, exc, now)
             return
-        call.carrier_sid = sid
-        self._by_sid[sid] = call.call_id
+        if sid != PENDING_SID:
+            call.carrier_sid = sid
+            self._by_sid[sid] = call.call_id
         self.recorder.call_changed(call, "queued")
+
+    def _refused(self, live: _Live, exc: CarrierError, now: float) -> None:
+        call = live.call
+        self.counters.carrier_errors += 1
+        log.warning("carrier refused %s: %s", call.call_id, exc)
+        status = CallEnd.FAILED if exc.permanent else CallEnd.CANCELED
+        call.mark("ended", now, status.value)
+        call.disposition = "BAD" if exc.permanent else "NA"
+        self.recorder.call_changed(call, "ended")
+        self._after_end(live, now)
+
+    def placed(self, call_id: str, sid: str) -> None:
+        """The carrier's id of a call placed in the background (``place_call`` returned ``PENDING_SID``).
+
+        Its events carry that id, so they find the call only from now on. A call
+        given up while its request travelled (written off as lost) is hung up:
+        nobody here would ever take it.
+        """
+        live = self._live.get(call_id)
+        if live is None or live.call.is_ended:
+            self._carrier_hangup(sid, call_id)
+            return
+        call = live.call
+        call.carrier_sid = sid
+        self._by_sid[sid] = call_id
+        self.recorder.call_changed(call, "queued")
+
+    def place_failed(self, call_id: str, exc: CarrierError) -> None:
+        """A background placement the carrier refused: the same outcome as a refusal on the spot."""
+        live = self._live.get(call_id)
+        if live is None or live.call.is_ended or live.call.carrier_sid:
+            return
+        self._refused(live, exc, self.timers.now())
+
+    def holds(self, call_sid: str) -> bool:
+        """Whether an event for this carrier id would find a call here (the rest count as unknown)."""
+        return call_sid in self._by_sid or call_sid in self._live
+
+    def _carrier_hangup(self, sid: str, call_id: str) -> None:
+        try:
+            self.carrier.hangup(sid)
+        except CarrierError as exc:
+            self.counters.carrier_errors += 1
+            log.info("carrier action on %s failed: %s", call_id, exc)
 
     def _new_call(self, lead: Lead, now: float) -> Call:
         """The call for a claimed lead; its id names the campaign, contact and attempt, so it is unique."""

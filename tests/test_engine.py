@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dialer.agents import AgentState, AgentStateError
-from dialer.carrier import CarrierError
-from dialer.engine import EngineConfig
-from tests.engine_support import make_floor
+from dialer.carrier import PENDING_SID, CarrierError, DialRequest
+from dialer.engine import Engine, EngineConfig
+from tests.engine_support import MemoryRecorder, ScriptedCarrier, make_floor
 
 
 def test_no_call_is_placed_while_no_agent_is_working() -> None:
@@ -315,3 +315,60 @@ def test_no_pacer_passes_the_campaigns_maximum_dial_level() -> None:
 def test_a_maximum_dial_level_below_progressive_is_refused() -> None:
     with pytest.raises(ValueError, match="max_dial_level"):
         EngineConfig(campaign_id=1, caller_id="+12125550100", max_dial_level=0.5)
+
+
+# ---------------------------------------------------------------------------------- placements in the background
+
+
+class _PendingCarrier(ScriptedCarrier):
+    """Places in the background, like the live dialer's threaded carrier: the CallSid comes later."""
+
+    def place_call(self, request: DialRequest) -> str:
+        self.placed.append(request)
+        return PENDING_SID
+
+
+def _pending_floor() -> tuple[Engine, _PendingCarrier, MemoryRecorder]:
+    floor = make_floor()
+    carrier = _PendingCarrier(floor.loop)
+    carrier.engine = floor.engine
+    floor.engine.carrier = carrier
+    return floor.engine, carrier, floor.recorder
+
+
+def test_a_call_placed_in_the_background_finds_its_events_only_once_its_carrier_id_is_known() -> None:
+    engine, carrier, recorder = _pending_floor()
+    engine.login("a1")
+    engine.tick()
+    [request] = carrier.placed
+    assert not engine.holds("CA1")
+
+    engine.placed(request.call_id, "CA1")
+    carrier.answer("CA1")
+
+    assert engine.holds("CA1")
+    assert ("connect", "CA1", "a1") in carrier.actions
+    assert engine.counters.unknown_events == 0
+    assert (request.call_id, "queued") in recorder.changes
+
+
+def test_a_background_placement_the_carrier_refused_closes_the_attempt_as_not_dialed() -> None:
+    engine, carrier, recorder = _pending_floor()
+    engine.login("a1")
+    engine.tick()
+    [request] = carrier.placed
+
+    engine.place_failed(request.call_id, CarrierError("no token", retry_after_s=0.5))
+
+    [finished] = recorder.finished
+    assert finished.call_id == request.call_id and finished.disposition == "NA"
+    assert engine.counters.carrier_errors == 1
+    assert engine.live_calls() == []
+
+
+def test_a_carrier_id_arriving_for_a_call_already_given_up_hangs_that_call_up() -> None:
+    engine, carrier, _ = _pending_floor()
+
+    engine.placed("c7-404-1", "CA404")
+
+    assert carrier.actions == [("hangup", "CA404", "")]

@@ -8,6 +8,9 @@ Redis stand-in; the subprocess fault test is in tests/test_run_command.py.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -303,7 +306,8 @@ def test_bus_events_delivered_twice_are_applied_once_and_a_new_holder_completes_
         assert run_until([b], lambda: cid in b.runs and b.runs[cid].events_applied >= 2, timeout=5)
         run = b.runs[cid]
         assert run.events_applied == 2  # only what came after the dead holder's offset
-        assert client.get(events_offset_key(cid)) != offset
+        # The offset moves once the records of those events are committed, a flush later.
+        assert run_until([b], lambda: client.get(events_offset_key(cid)) != offset, timeout=2)
         b.step(0.5)
     finally:
         b.shutdown()
@@ -328,3 +332,114 @@ def test_agent_commands_from_the_bus_reach_the_engine_in_order(db: Engine, clien
         assert agent.pause_reason == "lunch"
     finally:
         process.shutdown()
+
+
+# ---------------------------------------------------------------------------------- carrier requests off the loop
+
+
+def attempt_exists(db: Engine, call_id: str) -> bool:
+    """Whether the attempt of an engine call id (c<campaign>-<contact>-<attempt>) is committed, seen from outside."""
+    _, contact_id, attempt_number = call_id.split("-")
+    with db.connect() as conn:
+        return conn.execute(select(CallAttempt.id).where(
+            CallAttempt.contact_id == int(contact_id), CallAttempt.attempt_number == int(attempt_number),
+        )).first() is not None
+
+
+def test_an_attempt_is_committed_before_its_dial_request_leaves_for_the_carrier(
+    db: Engine, client: redis.Redis
+) -> None:
+    cid = make_campaign(db, 4)
+    seen: list[tuple[str, bool]] = []
+
+    class Checking(CarrierAtTheBus):
+        def place_call(self, request: DialRequest) -> str:
+            seen.append((request.call_id, attempt_exists(db, request.call_id)))
+            return super().place_call(request)
+
+    carrier = Checking()
+    for agent in ("alice", "bob"):
+        publish_command(client, cid, Command("login", agent, {}))
+    process = DialerProcess(db, client, DialerOptions(lease_s=5.0), carrier_factory=lambda campaign: carrier)
+    try:
+        assert run_until([process], lambda: len(seen) == 2, timeout=5)
+        assert process.runs[cid].pool is not None  # sent from the carrier's threads, not the loop
+    finally:
+        process.shutdown()
+    assert [committed for _, committed in seen] == [True, True]
+
+
+def test_events_that_arrive_before_their_placement_returns_are_held_for_it_not_lost(
+    db: Engine, client: redis.Redis
+) -> None:
+    cid = make_campaign(db, 3)
+
+    class Quick(CarrierAtTheBus):
+        """Its webhooks overtake the answer to the request that created the call."""
+
+        def place_call(self, request: DialRequest) -> str:
+            sid = f"CA{uuid.uuid4().hex}"
+            publish_carrier_event(client, cid, event(sid, CarrierEventKind.INITIATED, 1))
+            publish_carrier_event(client, cid, event(sid, CarrierEventKind.RINGING, 2))
+            time.sleep(0.4)  # the loop reads both events meanwhile
+            self.placed.append(request)
+            self.sids.append(sid)
+            return sid
+
+    carrier = Quick()
+    publish_command(client, cid, Command("login", "alice", {}))
+    process = DialerProcess(db, client, DialerOptions(lease_s=5.0), carrier_factory=lambda campaign: carrier)
+    try:
+        assert run_until([process], lambda: cid in process.runs and process.runs[cid].events_applied == 2,
+                         timeout=6)
+        engine = process.runs[cid].engine
+        assert engine is not None
+        [call] = engine.live_calls()
+        assert call.carrier_sid == carrier.sids[0] and call.has("ringing")
+        assert engine.counters.unknown_events == 0
+    finally:
+        process.shutdown()
+
+
+def test_on_sigterm_every_call_record_still_buffered_is_written_before_the_process_lets_go(
+    db: Engine, client: redis.Redis
+) -> None:
+    cid = make_campaign(db, 3)
+
+    class Answering(CarrierAtTheBus):
+        """The whole call happens at once; then the operator stops the dialer."""
+
+        def place_call(self, request: DialRequest) -> str:
+            sid = super().place_call(request)
+
+            def play() -> None:
+                time.sleep(0.3)
+                for ev in (event(sid, CarrierEventKind.INITIATED, 1), event(sid, CarrierEventKind.ANSWERED, 3),
+                           event(sid, CarrierEventKind.AMD, 4, "human"),
+                           event(sid, CarrierEventKind.BRIDGED, 5, "alice"),
+                           event(sid, CarrierEventKind.COMPLETED, 6, "completed")):
+                    publish_carrier_event(client, cid, ev)
+                time.sleep(1.0)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+            threading.Thread(target=play, daemon=True).start()
+            return sid
+
+    carrier = Answering()
+    publish_command(client, cid, Command("login", "alice", {}))
+    # Nothing is written in the background for a minute: what lands, lands on the way out.
+    process = DialerProcess(db, client, DialerOptions(lease_s=5.0, flush_s=60.0),
+                            carrier_factory=lambda campaign: carrier)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        process.run(for_s=20)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    [row] = attempts(db, cid)
+    assert row.carrier_call_id == carrier.sids[0]
+    assert row.answered_at is not None and row.connected_at is not None and row.ended_at is not None
+    assert row.end_reason == "completed" and row.agent_id is not None
+    last = client.xrevrange(f"dialer:events:{cid}", count=1)[0][0]
+    assert client.get(events_offset_key(cid)) == last  # the offset covers exactly what was written
+    assert current_holder(client, cid) is None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -93,6 +94,9 @@ class TwilioCarrier:
         self._sleep = sleep
         self._call_ids: OrderedDict[str, str] = OrderedDict()  # Twilio CallSid -> engine call id
         self._ringing: set[str] = set()  # calls known to be placed and not yet answered
+        # The dialer sends requests from several threads (campaigns.carrier_pool) and reports events
+        # from its loop; this guards the two tables above, never a request.
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ Carrier protocol
     @property
@@ -129,12 +133,12 @@ class TwilioCarrier:
         return sid
 
     def connect(self, call_sid: str, agent_id: str) -> None:
-        document = twiml.connect_customer(agent_id, self.urls.conference(call_id=self._call_ids.get(call_sid)))
+        document = twiml.connect_customer(agent_id, self.urls.conference(call_id=self._call_id(call_sid)))
         self._answered(call_sid)
         self._update(call_sid, f"connecting {call_sid} to agent {agent_id}", twiml=document)
 
     def play_and_hangup(self, call_sid: str, message: str) -> None:
-        document = twiml.message_and_hangup(message, self.urls.optout(self._call_ids.get(call_sid)))
+        document = twiml.message_and_hangup(message, self.urls.optout(self._call_id(call_sid)))
         self._answered(call_sid)
         self._update(call_sid, f"playing a message on {call_sid}", twiml=document)
 
@@ -145,19 +149,21 @@ class TwilioCarrier:
         it the call's events (``observe``); otherwise it says ``completed``,
         which ends a call in any state.
         """
-        status = "canceled" if call_sid in self._ringing else "completed"
-        self._ringing.discard(call_sid)
+        with self._lock:
+            status = "canceled" if call_sid in self._ringing else "completed"
+            self._ringing.discard(call_sid)
         self._update(call_sid, f"hanging up {call_sid}", status=status)
 
     def observe(self, event: CarrierEvent) -> None:
         """Learn whether a call is still ringing from its events, for ``hangup``; optional."""
-        if event.kind in (CarrierEventKind.INITIATED, CarrierEventKind.RINGING):
-            if event.call_sid in self._call_ids:
-                self._ringing.add(event.call_sid)
-        else:
-            self._ringing.discard(event.call_sid)
-            if event.kind is CarrierEventKind.COMPLETED:
-                self._call_ids.pop(event.call_sid, None)
+        with self._lock:
+            if event.kind in (CarrierEventKind.INITIATED, CarrierEventKind.RINGING):
+                if event.call_sid in self._call_ids:
+                    self._ringing.add(event.call_sid)
+            else:
+                self._ringing.discard(event.call_sid)
+                if event.kind is CarrierEventKind.COMPLETED:
+                    self._call_ids.pop(event.call_sid, None)
 
     # ------------------------------------------------------------------ ConferenceControls
     def listen(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
@@ -203,17 +209,18 @@ class TwilioCarrier:
         return str(participant.call_sid)
 
     def _take_token(self) -> None:
+        """A token within ``token_wait_s``; several threads may compete for each, so wait again when beaten."""
         if self.tokens is None:
             return
-        granted, wait = self.tokens.take(1)
-        if granted:
-            return
-        if wait <= self.token_wait_s:
-            self._sleep(wait)
+        left = self.token_wait_s
+        while True:
             granted, wait = self.tokens.take(1)
             if granted:
                 return
-        raise CarrierError("the account's calls-per-second limit is reached", retry_after_s=max(wait, 0.001))
+            if wait > left:
+                raise CarrierError("the account's calls-per-second limit is reached", retry_after_s=max(wait, 0.001))
+            self._sleep(wait)
+            left -= max(wait, 0.001)
 
     def _update(self, call_sid: str, what: str, **params: Any) -> None:
         """Change a live call; one that ended meanwhile is no error (webhooks race our decisions)."""
@@ -251,13 +258,19 @@ class TwilioCarrier:
         return CarrierError(text)
 
     def _answered(self, call_sid: str) -> None:
-        self._ringing.discard(call_sid)
+        with self._lock:
+            self._ringing.discard(call_sid)
+
+    def _call_id(self, call_sid: str) -> str | None:
+        with self._lock:
+            return self._call_ids.get(call_sid)
 
     def _remember(self, sid: str, call_id: str) -> None:
-        self._call_ids[sid] = call_id
-        while len(self._call_ids) > _REMEMBERED_CALLS:
-            old, _ = self._call_ids.popitem(last=False)
-            self._ringing.discard(old)
+        with self._lock:
+            self._call_ids[sid] = call_id
+            while len(self._call_ids) > _REMEMBERED_CALLS:
+                old, _ = self._call_ids.popitem(last=False)
+                self._ringing.discard(old)
 
 
 class _CallEnded(Exception):
