@@ -46,14 +46,14 @@ def carrier_factory(settings: Settings, redis: redis.Redis | None = None) -> Cal
     """The dialer process's hook: a Twilio carrier for each campaign it takes over, all on one REST client.
 
     Bad settings fail here, when the process starts, not at the first call.
-    Campaigns have no recording setting yet, so calls are not recorded.
+    A campaign with ``record_calls`` has its calls recorded (Twilio's ``Record``).
     """
     sid, token, _public = _credentials(settings)
     client = make_client(sid, token, settings.twilio_api_url)
     shared_redis = redis if redis is not None else connect_redis(settings.redis_url)
 
     def build(campaign: Campaign) -> TwilioCarrier:
-        return make_carrier(settings, campaign.id, shared_redis, client=client)
+        return make_carrier(settings, campaign.id, shared_redis, client=client, record=bool(campaign.record_calls))
 
     return build
 

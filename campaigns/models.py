@@ -132,6 +132,10 @@ class Campaign(Base):
     prerecorded: Mapped[bool] = mapped_column(Boolean, default=False)
     # Lines (dialing, ringing, waiting or connected) per working agent that no pacer may pass.
     max_dial_level: Mapped[float] = mapped_column(Float, default=3.0)
+    # Record conversations; the announcement is what the customer is told (the agent's
+    # script opens with it) where the law of the called party asks for notice or consent.
+    record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_announcement: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

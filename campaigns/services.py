@@ -62,6 +62,8 @@ SETTINGS = (
     "requires_consent",
     "prerecorded",
     "max_dial_level",
+    "record_calls",
+    "recording_announcement",
 )
 
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -182,6 +184,15 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(level, bool) or not isinstance(level, int | float) or not 1.0 <= float(level) <= 10.0:
             raise CampaignError("max_dial_level", f"must be a number from 1.0 (progressive) to 10.0, not {level!r}")
         out["max_dial_level"] = float(level)
+    if "recording_announcement" in settings:
+        out["recording_announcement"] = _text("recording_announcement", settings["recording_announcement"])
+    if "record_calls" in settings:
+        if not isinstance(settings["record_calls"], bool):
+            raise CampaignError("record_calls", f"must be true or false, not {settings['record_calls']!r}")
+        out["record_calls"] = settings["record_calls"]
+        if out["record_calls"] and not out.get("recording_announcement"):
+            # Several US states (and most countries) need every party told before recording.
+            raise CampaignError("recording_announcement", "is required when calls are recorded")
     for flag in ("requires_consent", "prerecorded"):
         if flag in settings:
             if not isinstance(settings[flag], bool):

@@ -240,3 +240,16 @@ def test_setting_nothing_is_a_usage_error_that_names_the_options(cli):
 
     assert result.exit_code == 2
     assert "--target-abandon" in result.output
+
+
+def test_a_recorded_campaign_needs_the_announcement_its_customers_will_hear(cli):
+    refused = cli("campaign", "create", "Taped", "--caller-id", "+12015550123", "--record")
+    assert refused.exit_code != 0
+    assert "--recording-announcement" in refused.output
+
+    created = cli("campaign", "create", "Taped", "--caller-id", "+12015550123", "--record",
+                  "--recording-announcement", "This call is recorded for quality.", "--json")
+    assert created.exit_code == 0, created.output
+    data = json.loads(created.output)
+    assert data["record_calls"] is True
+    assert data["recording_announcement"] == "This call is recorded for quality."

@@ -70,6 +70,8 @@ def test_every_setting_can_be_chosen(session):
         requires_consent=True,
         prerecorded=True,
         max_dial_level=2.2,
+        record_calls=True,
+        recording_announcement="This call is recorded.",
     )
 
     assert services.campaign_to_dict(campaign) | {"created_at": None, "updated_at": None} == {
@@ -95,6 +97,8 @@ def test_every_setting_can_be_chosen(session):
         "requires_consent": True,
         "prerecorded": True,
         "max_dial_level": 2.2,
+        "record_calls": True,
+        "recording_announcement": "This call is recorded.",
         "created_at": None,
         "updated_at": None,
     }

@@ -385,6 +385,9 @@ def test_the_dialer_process_finds_a_factory_by_name_that_builds_one_carrier_per_
 
     assert carrier.campaign_id == 12
     assert carrier.cps_limit == 1.0
+    assert carrier.record is False
+    taped = build(Campaign(id=13, name="Y", caller_id="+12015550199", drop_message="m", record_calls=True))
+    assert taped.record is True
 
 
 def test_bad_settings_stop_the_factory_at_start() -> None:

@@ -31,6 +31,7 @@ _OPTION_FOR_SETTING = {
     "amd_enabled": "--amd/--no-amd",
     "requires_consent": "--requires-consent/--no-requires-consent",
     "prerecorded": "--prerecorded/--no-prerecorded",
+    "record_calls": "--record/--no-record",
 } | {
     setting: "--" + setting.replace("_", "-")
     for setting in (
@@ -46,6 +47,7 @@ _OPTION_FOR_SETTING = {
         "drop_message",
         "calling_window",
         "max_dial_level",
+        "recording_announcement",
     )
 }
 
@@ -201,6 +203,18 @@ def campaign_group() -> None:
     metavar="LINES",
     help="Lines (dialing, ringing, waiting or connected) per working agent that no pacer may pass; "
     f"1.0 is progressive. {_default('max_dial_level')}",
+)
+@click.option(
+    "--record/--no-record",
+    "record_calls",
+    default=None,
+    help="Record conversations (needs --recording-announcement). [default: --no-record]",
+)
+@click.option(
+    "--recording-announcement",
+    "recording_announcement",
+    metavar="TEXT",
+    help="What the customer is told about the recording; the agent's script opens with it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new campaign as JSON.")
 def create_command(as_json: bool, **options: Any) -> None:
