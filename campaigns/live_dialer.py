@@ -131,6 +131,7 @@ class DialerOptions:
     flush_s: float = 0.2  # call records of a campaign are written at most this long after the event
     carrier_threads: int = 16  # per lane (placements, call control); 0: carrier requests on the loop itself
     publish_s: float = 1.0
+    settings_s: float = 5.0  # how soon a supervisor's change (target, dial level, pacer) reaches the engine
     scenario: Scenario | None = None  # the simulated world (answer rates, talk and wrap times)
     seed: int = 1
 
@@ -427,6 +428,7 @@ class CampaignRun:
         self.engine: FencedEngine | None = None
         self.carrier: Carrier | None = None
         self.pool: ThreadedCarrier | None = None  # the carrier's requests off the loop (carriers outside us)
+        self.pacer_spec = ""
         self.recorder: FencedRecorder | None = None
         self.world: AgentWorld | None = None
         self.bots: CarrierBots | None = None  # bot agents with legs at a carrier of calls outside us
@@ -507,6 +509,7 @@ class CampaignRun:
             return
         threads = process.options.carrier_threads
         pacer = make_pacer(campaign_row.pacer)
+        self.pacer_spec = campaign_row.pacer
         if not self.in_process_events and threads > 0:
             if hasattr(carrier, "token_wait_s"):  # a thread may wait for its token; the loop never does
                 carrier.token_wait_s = max(carrier.token_wait_s, PLACEMENT_TOKEN_WAIT_S)
@@ -565,6 +568,43 @@ class CampaignRun:
             self.bots.start()  # after the offsets: their logins arrive on the bus as new entries
         log.info("campaign %s: taken over with token %s (%d interrupted attempts closed, %d calls adopted)",
                  cid, self.lease.token, self.recovered, len(self.orphans))
+
+    def refresh_settings(self) -> dict[str, tuple[Any, Any]]:
+        """Apply the pacing controls a supervisor changed since the campaign was taken over.
+
+        ``dialer campaign set`` (or the web app) writes the campaign row; the engine
+        was built from the row as it was, so without this a new target or dial level
+        would wait for the next takeover.  Returns the changes made.
+        """
+        engine = self.engine
+        if self.closed or engine is None:
+            return {}
+        with make_session_factory(self.process.db)() as session:
+            row = session.execute(
+                select(Campaign.target_abandon, Campaign.max_dial_level, Campaign.pacer)
+                .where(Campaign.id == self.campaign_id)
+            ).one_or_none()
+        if row is None:
+            return {}
+        changes: dict[str, tuple[Any, Any]] = {}
+        config = engine.config
+        for name in ("target_abandon", "max_dial_level"):
+            if getattr(row, name) != getattr(config, name):
+                changes[name] = (getattr(config, name), getattr(row, name))
+        if changes:
+            engine.config = replace(config, **{name: after for name, (_, after) in changes.items()})
+            self.config = engine.config
+        if row.pacer != self.pacer_spec:
+            pacer: Pacer = make_pacer(row.pacer)
+            pool = self.pool
+            if pool is not None:
+                pacer = CpsPaced(pacer, lambda: pool.pending_placements)
+            engine.set_pacer(pacer)
+            changes["pacer"] = (self.pacer_spec, row.pacer)
+            self.pacer_spec = row.pacer
+        if changes:
+            log.info("campaign %s: settings changed: %s", self.campaign_id, changes)
+        return changes
 
     def _offset(self, key: str) -> str:
         value = self.process.redis.get(key)
@@ -1009,6 +1049,7 @@ class DialerProcess:
         self._every(opts.renew_every_s, self.renew)
         self._every(opts.bus_poll_s, self.pump)
         self._every(opts.publish_s, self.publish)
+        self._every(opts.settings_s, self.refresh_settings)
 
     def _every(self, period: float, action: Callable[[], None], *, first: float | None = None) -> None:
         def run() -> None:
@@ -1136,6 +1177,10 @@ class DialerProcess:
                 self.errors += 1
                 log.exception("campaign %s: could not start; letting it go", cid)
                 run.close(release=True)
+
+    def refresh_settings(self) -> None:
+        for run in list(self.runs.values()):
+            run.refresh_settings()
 
     def renew(self) -> None:
         for run in list(self.runs.values()):

@@ -135,6 +135,11 @@ class Engine:
         self.bridge_latency_s = 0.5  # learnt from every connect: from the connect request to "bridged"
         self.budget_history: tuple[int, int] = (0, 0)  # (live answers, drops) of the 30 days before the start
 
+    def set_pacer(self, pacer: Pacer) -> None:
+        """Switch pacers while dialing (a supervisor's choice); the new one learns from now on."""
+        self.listeners = [pacer.observe if listener == self.pacer.observe else listener for listener in self.listeners]
+        self.pacer = pacer
+
     # ------------------------------------------------------------------ running
     def start(self) -> None:
         if not self._running:

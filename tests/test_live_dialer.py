@@ -443,3 +443,34 @@ def test_on_sigterm_every_call_record_still_buffered_is_written_before_the_proce
     last = client.xrevrange(f"dialer:events:{cid}", count=1)[0][0]
     assert client.get(events_offset_key(cid)) == last  # the offset covers exactly what was written
     assert current_holder(client, cid) is None
+
+
+def test_a_supervisors_new_target_dial_level_and_pacer_reach_the_running_engine(
+    db: Engine, client: redis.Redis
+) -> None:
+    from campaigns import services
+
+    cid = make_campaign(db, 3)
+    carrier = CarrierAtTheBus()
+    process = DialerProcess(db, client, DialerOptions(lease_s=5.0), carrier_factory=lambda campaign: carrier)
+    try:
+        assert run_until([process], lambda: cid in process.runs and process.runs[cid].engine is not None, timeout=5)
+        run = process.runs[cid]
+        engine = run.engine
+        assert engine is not None
+        with make_session_factory(db)() as session:
+            campaign = session.get_one(Campaign, cid)
+            services.update_pacing(session, campaign, actor="sue", target_abandon=0.02, max_dial_level=1.5,
+                                   pacer="ratio:1.4")
+            session.commit()
+        changes = run.refresh_settings()
+        assert changes["target_abandon"] == (0.03, 0.02)
+        assert engine.config.target_abandon == 0.02
+        assert engine.config.max_dial_level == 1.5
+        assert engine.observation().target_abandon == 0.02
+        inner = getattr(engine.pacer, "inner", engine.pacer)
+        assert getattr(inner, "ratio", None) == 1.4
+        assert engine.pacer.observe in engine.listeners
+        assert run.refresh_settings() == {}  # nothing new: nothing changes
+    finally:
+        process.shutdown()
