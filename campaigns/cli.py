@@ -14,6 +14,7 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from campaigns.commands.agent import agent_group
 from campaigns.commands.audit import audit_group
 from campaigns.commands.campaign import campaign_group
 from campaigns.commands.compliance import compliance_group
@@ -62,6 +63,11 @@ def main() -> None:
       DIALER_CARRIER     simulated (default) or twilio
       TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_URL, PUBLIC_BASE_URL
                          for DIALER_CARRIER=twilio
+      TWILIO_CPS         the account's calls per second [1]
+      TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_TWIML_APP_SID
+                         the agents' browser softphone
+      TRUST_PROXY_HEADERS  trust X-Forwarded-* for webhook URLs [off]
+      DIALER_LEASE_S     a dialer's hold on a campaign without renewal [10]
       SECRET_KEY         signs web sessions
       DIALER_LOG_LEVEL   DEBUG, INFO (default), WARNING, ERROR
 
@@ -124,3 +130,4 @@ main.add_command(fake_twilio_command, name="fake-twilio")
 main.add_command(run_command)
 main.add_command(scheduler_command)
 main.add_command(jobs_group)
+main.add_command(agent_group)

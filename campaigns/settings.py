@@ -26,6 +26,8 @@ DEFAULT_LEASE_S = 10.0
 
 _REDIS_SCHEMES = ("memory", "redis", "rediss", "unix")
 _TWILIO_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_TWILIO_API_KEY = re.compile(r"SK[0-9a-fA-F]{32}")
+_TWILIO_APP_SID = re.compile(r"AP[0-9a-fA-F]{32}")
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,10 @@ class Settings:
     log_level: str = "INFO"
     # The Twilio account's calls-per-second limit, shared by every dialer process (Twilio's default is 1).
     twilio_cps: float = 1.0
+    # The agents' browser softphone (Twilio Voice SDK): an API key and the TwiML app it calls.
+    twilio_api_key: str | None = None
+    twilio_api_secret: str | None = field(default=None, repr=False)
+    twilio_twiml_app_sid: str | None = None
     # Rebuild webhook URLs from X-Forwarded-Proto/Host: only behind a proxy that overwrites them.
     trust_proxy_headers: bool = False
     # How long a dialer's hold on a campaign lasts without renewal: a dead dialer's
@@ -97,6 +103,12 @@ class Settings:
 
         lease_s = _lease_seconds(get("DIALER_LEASE_S"))
 
+        api_key = get("TWILIO_API_KEY")
+        if api_key is not None and not _TWILIO_API_KEY.fullmatch(api_key):
+            raise SettingsError("TWILIO_API_KEY must be 'SK' followed by 32 hexadecimal characters")
+        app_sid = get("TWILIO_TWIML_APP_SID")
+        if app_sid is not None and not _TWILIO_APP_SID.fullmatch(app_sid):
+            raise SettingsError("TWILIO_TWIML_APP_SID must be 'AP' followed by 32 hexadecimal characters")
         twilio_cps = _positive_number("TWILIO_CPS", get("TWILIO_CPS"), 1.0, maximum=1000.0)
         trust_proxy = _flag("TRUST_PROXY_HEADERS", get("TRUST_PROXY_HEADERS"))
 
@@ -112,6 +124,9 @@ class Settings:
             secret_key=secret or secrets.token_urlsafe(32),
             secret_key_generated=secret is None,
             log_level=level,
+            twilio_api_key=api_key,
+            twilio_api_secret=get("TWILIO_API_SECRET"),
+            twilio_twiml_app_sid=app_sid,
             twilio_cps=twilio_cps,
             trust_proxy_headers=trust_proxy,
             dialer_lease_s=lease_s,

@@ -60,13 +60,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from web import campaigns_api, health, twilio_webhooks
+    from web import campaigns_api, health, softphone, twilio_webhooks
     from web import jobs as jobs_pages
 
     app.register_blueprint(health.bp)
     app.register_blueprint(campaigns_api.bp)
     app.register_blueprint(twilio_webhooks.bp)
     app.register_blueprint(jobs_pages.bp)
+    app.register_blueprint(softphone.bp)
     return app
 
 
