@@ -43,6 +43,7 @@ ANSWERED_CLASSES = frozenset({"human", "machine", "fax", "unknown"})
 HOUR_CEILING = 0.04  # the rolling hour's drops may not pass this share of its live answers
 SMALL_HOUR = 100  # ... when the hour has at least this many; below it:
 SMALL_HOUR_CEILING = 0.03
+HOLD_THETA = 0.002  # the most theta may be while the last hour has spent its drops
 THETA_GAIN = 0.5
 AIM_SHARE = 0.8  # the drop rate steered to, as a share of the target: room for a bad day
 MACHINE_WEIGHT = 0.3  # a machine holds an agent only until the verdict: a fraction of a person's claim
@@ -219,6 +220,8 @@ class PredictivePacer:
         self._placement_order: deque[tuple[str, float]] = deque()
         self._resolved: dict[str, int] = {}
         self._placed_this_tick: list[str] = []
+        self._steered_answers: deque[int] = deque(maxlen=300)  # of live answers: 1 if theta placed the call
+        self._target = 0.03  # the campaign's abandonment target, as last observed
         self._asked = 0
         self._steered = False
         self._agent_busy_since: dict[str, float] = {}
@@ -320,8 +323,13 @@ class PredictivePacer:
         """An exponentially weighted abandonment rate over roughly the last 300 live answers."""
         alpha = 1.0 / 300.0
         self._ewma_rate = value if self._ewma_rate is None else (1 - alpha) * self._ewma_rate + alpha * value
-        aim = self._aim_for(None)
-        # Integral control in log space: at equilibrium drops / live answers = aim.
+        self._steered_answers.append(1 if steered else 0)
+        # Integral control in log space: at equilibrium drops / steered answers = the aim for
+        # steered calls.  Answers to calls placed under a cap rarely drop, so that aim is the
+        # campaign's aim divided by the steered share (never above the target): the campaign
+        # as a whole then spends what it aims at, not a diluted share of it.
+        share = max(0.3, sum(self._steered_answers) / len(self._steered_answers))
+        aim = min(self._target, self._aim_for(None) / share)
         if value > 0:
             self.theta *= math.exp(-THETA_GAIN)  # each drop costs a notch of boldness at once
         elif steered:
@@ -356,7 +364,7 @@ class PredictivePacer:
         return drops >= 1 and (drops + 1) / max(len(hour), 25) > ceiling
 
     def _aim_for(self, obs: Observation | None) -> float:
-        target = obs.target_abandon if obs is not None else 0.03
+        target = obs.target_abandon if obs is not None else self._target
         return self.aim_override if self.aim_override is not None else AIM_SHARE * target
 
     # ------------------------------------------------------------------ deciding
@@ -370,6 +378,7 @@ class PredictivePacer:
                     dial.steered = False
         self._placed_this_tick = []
         self._steered = False
+        self._target = obs.target_abandon
         self._asked = self._decide(obs)
         return self._asked
 
@@ -387,8 +396,9 @@ class PredictivePacer:
         if self._over_budget(totals, obs):
             return progressive  # over the budget: no overdialing until back under it
         p_answer = learn.answer_rate()
-        if p_answer <= 0 or self._hour_is_spent(obs):
+        if p_answer <= 0:
             return progressive
+        hour_spent = self._hour_is_spent(obs)
 
         horizons = [learn.answer_delay.quantile(q) for q in HORIZON_QUANTILES]
         grace = GRACE_S
@@ -459,6 +469,9 @@ class PredictivePacer:
         aim = self._aim_for(obs)
         if self._ewma_rate is not None and self._ewma_rate > 1.5 * aim:
             theta *= 0.5
+        if hour_spent:
+            # The last hour has had its drops: only calls all but certain to find an agent.
+            theta = min(theta, HOLD_THETA)
 
         def loss(n: int) -> float:
             worst = 0.0
