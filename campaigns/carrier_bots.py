@@ -26,7 +26,7 @@ from dialer.engine import Engine
 from dialer.pacing import PacerEvent
 from dialer.simulation.draws import Draws
 from dialer.simulation.scenario import Scenario
-from dialer.simulation.world import DISPOSITION_MIX
+from dialer.simulation.world import pick_disposition
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,7 @@ class CarrierBots:
         self.engine.wrap_done(agent_id, self._disposition())
 
     def _disposition(self) -> str:
-        u = self.outcomes.random()
-        for code, share in DISPOSITION_MIX:
-            if u < share:
-                return code
-            u -= share
-        return DISPOSITION_MIX[-1][0]
+        return pick_disposition(self.outcomes)
 
 
 def attach_bots(

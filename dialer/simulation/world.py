@@ -31,6 +31,16 @@ DISPOSITION_MIX: tuple[tuple[str, float], ...] = (
 )
 
 
+def pick_disposition(rng: random.Random) -> str:
+    """A disposition drawn from DISPOSITION_MIX, as a simulated agent would record it."""
+    u = rng.random()
+    for code, share in DISPOSITION_MIX:
+        if u < share:
+            return code
+        u -= share
+    return DISPOSITION_MIX[-1][0]
+
+
 @dataclass
 class SimAgent:
     agent_id: str
@@ -204,12 +214,7 @@ class AgentWorld:
         self.engine.wrap_done(agent_id, self._disposition())
 
     def _disposition(self) -> str:
-        u = self.outcomes.random()
-        for code, share in DISPOSITION_MIX:
-            if u < share:
-                return code
-            u -= share
-        return DISPOSITION_MIX[-1][0]
+        return pick_disposition(self.outcomes)
 
     def _after_free(self, agent_id: str) -> None:
         """The agent just became ready: carry out a logout or break that waited for this."""
