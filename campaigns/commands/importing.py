@@ -211,22 +211,12 @@ def _enqueue(
     encoding: str | None,
     as_json: bool,
 ) -> None:
-    from campaigns import jobs
-    from campaigns.commands.jobs import _redis, campaign_id_of
+    from campaigns.commands.jobs import queue_import
 
     if file == "-":
         raise click.BadParameter("a background import needs a file, not standard input", param_hint="FILE")
-    try:
-        job_id = jobs.enqueue_import(
-            _redis(), campaign_id_of(campaign_ref), file, mapping=mapping or None, region=region,
-            list_name=list_name, rejects=rejects, encoding=encoding,
-        )  # fmt: skip
-    except ListImportError as error:
-        raise click.ClickException(str(error)) from None
-    if as_json:
-        click.echo(json.dumps({"job_id": job_id}))
-    else:
-        click.echo(f"Queued job {job_id}; follow it with `dialer jobs show {job_id}`.")
+    queue_import(file, campaign_ref, mapping, region=region, list_name=list_name, rejects=rejects, encoding=encoding,
+                 as_json=as_json)
 
 
 def _size(file: str) -> int | None:

@@ -52,6 +52,28 @@ def _queued(job_id: str, as_json: bool) -> None:
         click.echo(f"Queued job {job_id}; follow it with `dialer jobs show {job_id}`.")
 
 
+def queue_import(
+    file: str,
+    campaign_ref: str,
+    mapping: dict[str, str],
+    *,
+    region: str | None,
+    list_name: str | None,
+    rejects: str | None,
+    encoding: str | None,
+    as_json: bool,
+) -> None:
+    """Queue an import and say how to follow it: `dialer import --background` and `dialer jobs enqueue-import`."""
+    try:
+        job_id = jobs.enqueue_import(
+            _redis(), campaign_id_of(campaign_ref), file, mapping=mapping or None, region=region,
+            list_name=list_name, rejects=rejects, encoding=encoding,
+        )  # fmt: skip
+    except ListImportError as error:
+        raise click.ClickException(str(error)) from None
+    _queued(job_id, as_json)
+
+
 @click.group("jobs")
 def jobs_group() -> None:
     """Background jobs: imports, DNC scrubs, registry loads, exports and reports run by `python worker.py`.
@@ -128,11 +150,8 @@ def enqueue_import_command(
         mapping = parse_mapping(mappings)
     except ListImportError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
-    job_id = jobs.enqueue_import(
-        _redis(), campaign_id_of(campaign_ref), file, mapping=mapping or None, region=region,
-        list_name=list_name, rejects=rejects, encoding=encoding,
-    )  # fmt: skip
-    _queued(job_id, as_json)
+    queue_import(file, campaign_ref, mapping, region=region, list_name=list_name, rejects=rejects, encoding=encoding,
+                 as_json=as_json)
 
 
 @jobs_group.command("enqueue-scrub")
