@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import AgentStateChange, CallAttempt, Campaign
 from campaigns.simulate import run_simulation
+from dialer.simulation.metrics import percentile
 from dialer.simulation.scenario import AgentGroup, Breaks, Scenario
 
 # Fewer answered calls than this in an hour and the hour borrows the whole window's rate.
@@ -117,16 +118,10 @@ def _seconds(a: datetime | None, b: datetime | None) -> float | None:
     return (b - a).total_seconds()
 
 
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _range(values: Sequence[float], default: tuple[float, float]) -> tuple[float, float]:
     if len(values) < MIN_SAMPLES:
         return default
-    lo, hi = _quantile(values, 0.1), _quantile(values, 0.9)
+    lo, hi = percentile(list(values), 10), percentile(list(values), 90)
     return (lo, max(hi, lo + 0.1))
 
 
@@ -205,7 +200,7 @@ def fit_world(
         "safe_harbour_s": campaign.safe_harbour_s,
     }
     if len(ring) >= MIN_SAMPLES:
-        median, p90 = _quantile(ring, 0.5), _quantile(ring, 0.9)
+        median, p90 = percentile(ring, 50), percentile(ring, 90)
         values["ring_median_s"] = max(0.5, median)
         values["ring_p90_s"] = max(values["ring_median_s"] * 1.05, p90)
     if len(talk) >= MIN_SAMPLES:
@@ -214,7 +209,7 @@ def fit_world(
         values["talk_cv"] = max(0.05, statistics.pstdev(talk) / mean)
         values["agent_talk_sigma"] = _agent_sigma(talk_by_agent, mean)
     if len(wrap) >= MIN_SAMPLES:
-        fixed = max(0.0, _quantile(wrap, 0.05))
+        fixed = max(0.0, percentile(wrap, 5))
         values["wrap_fixed_s"] = fixed
         values["wrap_exp_mean_s"] = max(0.1, statistics.fmean(wrap) - fixed)
     if len(latency) >= MIN_SAMPLES:
