@@ -61,7 +61,7 @@ class RoomBook:
         return room
 
     def join(self, agent_id: str, who: str, role: Role, *, leg_id: str | None = None) -> str:
-        room = self.rooms.get(agent_id) or self.room(agent_id)
+        room = self.room(agent_id)
         leg = Leg(leg_id or next(self._ids), who, role)
         room.legs[leg.leg_id] = leg
         return leg.leg_id
