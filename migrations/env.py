@@ -12,6 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, text
 
+import campaigns.account_models  # noqa: F401  (its tables join Base.metadata)
 import campaigns.compliance_models  # noqa: F401  (its tables join Base.metadata)
 from campaigns.db import make_engine
 from campaigns.models import Base

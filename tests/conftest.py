@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import campaigns.account_models
 import campaigns.compliance_models  # noqa: F401  (its tables join Base.metadata)
 from campaigns.db import make_engine, make_session_factory
 from campaigns.models import Base
@@ -105,3 +106,16 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture
+def web(tmp_path):  # type: ignore[no-untyped-def]
+    """The web app on a throwaway SQLite file with one user per role (see tests/web_support.py)."""
+    from tests.web_support import make_rig
+
+    rig = make_rig(tmp_path)
+    yield rig
+    from web import resources
+
+    with rig.app.app_context():
+        resources().engine.dispose()

@@ -32,13 +32,14 @@ from rq.job import Job, JobStatus
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from campaigns import jobs, services
+from campaigns import accounts, jobs, services
 from campaigns.db import ensure_schema, make_engine, make_session_factory
 from campaigns.importer import import_contacts
 from campaigns.live_events import publish_carrier_event, read_carrier_events
 from campaigns.models import Contact, ContactList, ContactPhone
 from dialer.events import CarrierEvent, CarrierEventKind
 from tests.conftest import unavailable
+from tests.web_support import PASSWORD, sign_in
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -333,7 +334,10 @@ def test_the_jobs_api_lists_a_finished_import_with_its_counts_and_progress(tmp_p
         del os.environ["DATABASE_URL"]
         get_settings.cache_clear()
         db.dispose()
+    with Session(make_engine(db_url)) as session, session.begin():
+        accounts.create_user(session, "sam", PASSWORD, "supervisor")
     web = app.test_client()
+    sign_in(web, "sam")
 
     listed = web.get("/api/jobs").get_json()["jobs"]
     one = web.get(f"/api/jobs/{job_id}").get_json()

@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
-from campaigns import db, services
+from campaigns import accounts, db, services
 from campaigns.settings import get_settings
+from tests.web_support import PASSWORD, sign_in
 from web import create_app, resources
 
 UNREACHABLE_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
@@ -31,6 +33,18 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def app(database_url: str) -> Flask:
     return create_app({"TESTING": True, "DATABASE_URL": database_url, "REDIS_URL": "memory://web-tests"})
+
+
+@pytest.fixture
+def staff(app: Flask, database_url: str) -> FlaskClient:
+    """A client signed in as a supervisor."""
+    engine = db.make_engine(database_url)
+    with db.make_session_factory(engine)() as session, session.begin():
+        accounts.create_user(session, "sam", PASSWORD, "supervisor")
+    engine.dispose()
+    client = app.test_client()
+    sign_in(client, "sam")
+    return client
 
 
 @pytest.fixture
@@ -92,16 +106,16 @@ def test_without_a_test_config_the_app_takes_the_process_settings(monkeypatch, d
     assert app.config["SECRET_KEY"] == "a-secret-key-long-enough"
 
 
-def test_the_api_lists_campaigns_oldest_first(app, campaigns):
-    response = app.test_client().get("/api/campaigns")
+def test_the_api_lists_campaigns_oldest_first(app, staff, campaigns):
+    response = staff.get("/api/campaigns")
 
     assert response.status_code == 200
     assert [c["id"] for c in response.get_json()["campaigns"]] == campaigns
     assert response.get_json()["campaigns"][0]["caller_id"] == "+12015550123"
 
 
-def test_the_api_filters_campaigns_by_status_and_refuses_unknown_ones(app, campaigns):
-    client = app.test_client()
+def test_the_api_filters_campaigns_by_status_and_refuses_unknown_ones(app, staff, campaigns):
+    client = staff
 
     assert [c["name"] for c in client.get("/api/campaigns?status=active").get_json()["campaigns"]] == ["B"]
     refused = client.get("/api/campaigns?status=running")
@@ -109,8 +123,8 @@ def test_the_api_filters_campaigns_by_status_and_refuses_unknown_ones(app, campa
     assert refused.get_json()["field"] == "status"
 
 
-def test_the_api_shows_one_campaign_with_its_summary_by_id_or_name(app, campaigns):
-    client = app.test_client()
+def test_the_api_shows_one_campaign_with_its_summary_by_id_or_name(app, staff, campaigns):
+    client = staff
 
     by_id = client.get(f"/api/campaigns/{campaigns[1]}").get_json()
     by_name = client.get("/api/campaigns/B").get_json()
@@ -120,15 +134,15 @@ def test_the_api_shows_one_campaign_with_its_summary_by_id_or_name(app, campaign
     assert by_id["summary"]["attempts"] == 0
 
 
-def test_an_unknown_campaign_is_a_json_404(app, campaigns):
-    response = app.test_client().get("/api/campaigns/Nowhere")
+def test_an_unknown_campaign_is_a_json_404(app, staff, campaigns):
+    response = staff.get("/api/campaigns/Nowhere")
 
     assert response.status_code == 404
     assert response.get_json()["error"] == "no campaign has the id or name 'Nowhere'"
 
 
-def test_each_request_returns_its_database_connection_when_it_ends(app, campaigns):
-    client = app.test_client()
+def test_each_request_returns_its_database_connection_when_it_ends(app, staff, campaigns):
+    client = staff
     for _ in range(3):
         client.get("/api/campaigns")
 

@@ -60,8 +60,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from web import campaigns_api, health, softphone, twilio_webhooks
+    from web import auth, campaigns_api, health, softphone, twilio_webhooks
     from web import jobs as jobs_pages
+
+    if settings.public_base_url and settings.public_base_url.startswith("https://"):
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+    auth.init_app(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(campaigns_api.bp)

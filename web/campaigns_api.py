@@ -7,8 +7,10 @@ from flask.typing import ResponseReturnValue
 
 from campaigns import services
 from web import get_session
+from web.auth import OFFICE, blueprint_roles
 
 bp = Blueprint("campaigns_api", __name__, url_prefix="/api/campaigns")
+blueprint_roles(bp, *OFFICE)
 
 
 @bp.errorhandler(services.CampaignNotFound)

@@ -13,8 +13,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from web import resources
+from web.auth import blueprint_roles
 
 bp = Blueprint("health", __name__)
+blueprint_roles(bp, "public")  # load balancers ask without credentials
 
 
 @bp.get("/healthz")

@@ -17,11 +17,11 @@ from flask.typing import ResponseReturnValue
 
 from campaigns import jobs
 from web import resources
+from web.auth import OFFICE, blueprint_roles
 
-# roles: supervisors and administrators (they queue imports, scrubs, exports and
-# reports); agents must not see these routes (file names, list sizes).  No login
-# exists yet: the login issue puts every route of this blueprint behind those roles.
+# Agents must not see these routes (file names, list sizes).
 bp = Blueprint("jobs", __name__)
+blueprint_roles(bp, *OFFICE)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Jobs</title>

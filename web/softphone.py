@@ -14,8 +14,11 @@ from flask.typing import ResponseReturnValue
 from campaigns.agent_tickets import read_agent_ticket
 from campaigns.settings import Settings
 from dialer.carriers.twilio.softphone import DEFAULT_TTL_S, SoftphoneConfig, softphone_token
+from web.auth import blueprint_roles
 
 bp = Blueprint("softphone", __name__)
+# The agent ticket in the Authorization header is the credential (no cookie, so no CSRF).
+blueprint_roles(bp, "public", csrf_exempt=True)
 
 def _error(status: int, message: str, field: str | None = None) -> ResponseReturnValue:
     return jsonify({"error": message, "field": field}), status

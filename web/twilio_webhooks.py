@@ -36,10 +36,13 @@ from dialer.carriers.twilio import twiml
 from dialer.carriers.twilio.urls import PREFIX, WebhookUrls, agent_from_conference
 from dialer.events import CallEnd, CarrierEvent, CarrierEventKind
 from web import get_session, resources
+from web.auth import blueprint_roles
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("twilio_webhooks", __name__, url_prefix=PREFIX)
+# Twilio signs every request (X-Twilio-Signature, checked below); it has no session and no CSRF token.
+blueprint_roles(bp, "public", csrf_exempt=True)
 
 AMD_SEQUENCE = 1_000_000
 BRIDGE_SEQUENCE_BASE = 2_000_000
