@@ -136,6 +136,14 @@ class Campaign(Base):
     # script opens with it) where the law of the called party asks for notice or consent.
     record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
     recording_announcement: Mapped[str] = mapped_column(Text, default="")
+    # What the agent reads, with merge fields such as {first_name} or {agent_name}.
+    script: Mapped[str] = mapped_column(Text, default="")
+    # More caller IDs to present besides caller_id (E.164), used in turn.
+    caller_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # When the campaign dials by itself: [{"days": [0..6, Monday=0], "start": "HH:MM", "end": "HH:MM"}]
+    # in schedule_tz; empty: started and paused by hand only.  The scheduler process applies it.
+    schedule: Mapped[list[Any]] = mapped_column(default=list)
+    schedule_tz: Mapped[str] = mapped_column(String(64), default="America/New_York")
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
