@@ -60,7 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from web import auth, campaigns_api, health, softphone, twilio_webhooks
+    from web import admin, agent_console, auth, campaigns_api, desk, floor, health, manager, softphone, twilio_webhooks
     from web import jobs as jobs_pages
 
     if settings.public_base_url and settings.public_base_url.startswith("https://"):
@@ -73,6 +73,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(twilio_webhooks.bp)
     app.register_blueprint(jobs_pages.bp)
     app.register_blueprint(softphone.bp)
+    app.register_blueprint(agent_console.bp)
+    app.register_blueprint(floor.bp)
+    app.register_blueprint(manager.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(admin.bp)
     return app
 
 
