@@ -12,7 +12,7 @@ from campaigns.account_models import ROLES
 from tests.web_support import PASSWORD, ROLE_USERS, csrf_token, make_rig, sign_in
 from web.auth import PUBLIC, allowed_roles
 
-SAMPLE_ARGS = {"int": 1, "float": 1.0, "string": "x", "path": "x", "default": "x",
+SAMPLE_ARGS = {"integer": 1, "float": 1.0, "string": "x", "path": "x", "default": "x",
                "uuid": "00000000-0000-0000-0000-000000000000"}
 
 
