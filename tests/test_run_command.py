@@ -51,7 +51,7 @@ def test_the_procfile_names_every_process_of_the_production_topology() -> None:
     )
     assert {name: command.strip() for name, command in lines.items()} == {
         "release": "alembic upgrade head",
-        "web": "gunicorn 'web:create_app()'",
+        "web": "gunicorn --worker-class gthread --threads 16 --timeout 60 'web:create_app()'",
         "dialer": "dialer run",
         "worker": "python worker.py",
         "scheduler": "dialer scheduler",
