@@ -1,0 +1,530 @@
+"""The agent console: state commands, the pushed call picture, dispositions and callbacks, end to end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from campaigns.agent_view import ConsoleInputError, callback_to_utc, merge_script, read_disposition
+from campaigns.live_dialer import agents_key, live_key
+from campaigns.live_events import read_commands
+from campaigns.models import (
+    Agent,
+    CallAttempt,
+    Contact,
+    ContactList,
+    ContactPhone,
+    DispositionCode,
+    DncEntry,
+)
+from campaigns.services import create_campaign, pause_campaign, start_campaign
+from dialer.calls import Call
+from dialer.outcomes import RetryPolicy
+from tests.web_support import WebRig, csrf_token, make_rig
+from web import resources
+
+NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+DEFAULT_CODES = [{"code": "SALE", "adds_to_dnc": False}, {"code": "CB", "adds_to_dnc": False},
+                 {"code": "DNC", "adds_to_dnc": True}]
+
+
+# ------------------------------------------------------------------------------------------ set-up
+
+
+def redis_of(rig: WebRig) -> Any:
+    with rig.app.app_context():
+        return resources().redis
+
+
+def new_campaign(rig: WebRig, *, active: bool = True, script: str = "") -> int:
+    with rig.sessions()() as session, session.begin():
+        campaign = create_campaign(session, name=f"Spring {uuid.uuid4().hex[:6]}", caller_id="+12125550100",
+                                   calling_window="00:00-23:59")
+        campaign.script = script
+        if active:
+            start_campaign(session, campaign)
+        session.flush()
+        return campaign.id
+
+
+def new_contact(rig: WebRig, campaign_id: int, *, zone: str = "America/Chicago",
+                custom: dict[str, Any] | None = None, e164: str = "+13125550142") -> tuple[int, int]:
+    """A contact with one phone in ``zone``; returns (contact id, phone id)."""
+    with rig.sessions()() as session, session.begin():
+        contact_list = ContactList(campaign_id=campaign_id, name="November leads")
+        session.add(contact_list)
+        session.flush()
+        contact = Contact(campaign_id=campaign_id, list_id=contact_list.id, first_name="Dana", last_name="Whitfield",
+                          state="IL", email="dana@example.com", custom_fields=custom or {}, status="in_call",
+                          attempts=2)
+        phone = ContactPhone(campaign_id=campaign_id, e164=e164, timezones=[zone])
+        contact.phones.append(phone)
+        session.add(contact)
+        session.flush()
+        return contact.id, phone.id
+
+
+def add_attempt(rig: WebRig, campaign_id: int, contact_id: int, phone_id: int, number: int, **values: Any) -> int:
+    with rig.sessions()() as session, session.begin():
+        attempt = CallAttempt(campaign_id=campaign_id, contact_id=contact_id, phone_id=phone_id, e164="+13125550142",
+                              attempt_number=number, queued_at=NOW - timedelta(days=3 - number), **values)
+        session.add(attempt)
+        session.flush()
+        return attempt.id
+
+
+def set_agent(rig: WebRig, campaign_id: int, state: str, *, call_id: str | None = None,
+              reason: str | None = None, agent: str = "alice") -> None:
+    client = redis_of(rig)
+    client.hset(agents_key(campaign_id), agent, json.dumps(
+        {"state": state, "since": 1_764_600_000.0, "call_id": call_id, "pause_reason": reason, "bot": False}))
+
+
+def commands(rig: WebRig, campaign_id: int) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(c.name, c.agent_id, dict(c.args)) for _, c in read_commands(redis_of(rig), campaign_id)]
+
+
+def post(client: FlaskClient, url: str, body: dict[str, Any]) -> Any:
+    token = csrf_token(client, "/agent")
+    return client.post(url, json=body, headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+def sse_events(response: Any) -> Iterator[tuple[str, Any]]:
+    """(event, data) pairs of a streamed response, comments as ("comment", text), read as they come."""
+    buffer = ""
+    for chunk in response.response:
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            if block.startswith(":"):
+                yield "comment", block[1:].strip()
+                continue
+            fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+            if "event" in fields:
+                yield fields["event"], json.loads(fields["data"])
+
+
+@pytest.fixture
+def rig(tmp_path: Any) -> Iterator[WebRig]:
+    rig = make_rig(tmp_path, AGENT_EVENTS_POLL_S=0.01, AGENT_EVENTS_LIFETIME_S=5.0)
+    yield rig
+    with rig.app.app_context():
+        resources().engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------ state
+
+
+def test_an_agent_who_goes_ready_pauses_and_logs_out_publishes_the_engine_commands(rig: WebRig) -> None:
+    cid = new_campaign(rig)
+    alice = rig.client("agent")
+
+    assert post(alice, "/agent/state", {"campaign_id": cid, "action": "ready"}).status_code == 200
+    set_agent(rig, cid, "ready")
+    assert post(alice, "/agent/state", {"action": "pause", "reason": "lunch"}).status_code == 200  # campaign remembered
+    set_agent(rig, cid, "paused", reason="lunch")
+    assert post(alice, "/agent/state", {"action": "ready"}).status_code == 200
+    assert post(alice, "/agent/state", {"action": "logout"}).status_code == 200
+
+    assert commands(rig, cid) == [
+        ("login", "alice", {"ready": True}),
+        ("pause", "alice", {"reason": "lunch"}),
+        ("set_ready", "alice", {}),
+        ("logout", "alice", {}),
+    ]
+
+
+def test_an_agent_who_pauses_while_offline_logs_in_paused(rig: WebRig) -> None:
+    cid = new_campaign(rig)
+
+    response = post(rig.client("agent"), "/agent/state", {"campaign_id": cid, "action": "pause", "reason": "training"})
+
+    assert response.status_code == 200
+    assert commands(rig, cid) == [("login", "alice", {"ready": False})]
+
+
+def test_an_agent_who_switches_campaigns_is_logged_out_of_the_last_one_first(rig: WebRig) -> None:
+    first, second = new_campaign(rig), new_campaign(rig)
+    alice = rig.client("agent")
+    post(alice, "/agent/state", {"campaign_id": first, "action": "ready"})
+
+    post(alice, "/agent/state", {"campaign_id": second, "action": "ready"})
+
+    assert commands(rig, first) == [("login", "alice", {"ready": True}), ("logout", "alice", {})]
+    assert commands(rig, second) == [("login", "alice", {"ready": True})]
+
+
+def test_an_agent_on_a_call_cannot_pause_and_bad_state_requests_name_their_field(rig: WebRig) -> None:
+    cid = new_campaign(rig)
+    paused = new_campaign(rig)
+    with rig.sessions()() as session, session.begin():
+        from campaigns.models import Campaign
+
+        pause_campaign(session, session.get_one(Campaign, paused))
+    alice = rig.client("agent")
+    set_agent(rig, cid, "on_call", call_id=f"c{cid}-1-1")
+
+    on_call = post(alice, "/agent/state", {"campaign_id": cid, "action": "pause"})
+    bad_reason = post(alice, "/agent/state", {"campaign_id": cid, "action": "pause", "reason": "nap"})
+    bad_action = post(alice, "/agent/state", {"campaign_id": cid, "action": "dance"})
+    not_active = post(alice, "/agent/state", {"campaign_id": paused, "action": "ready"})
+    no_campaign = post(rig.client("agent"), "/agent/state", {"action": "ready"})
+    junk_campaign = post(alice, "/agent/state", {"campaign_id": "x", "action": "ready"})
+
+    assert (on_call.status_code, on_call.get_json()["field"]) == (409, "action")
+    assert (bad_reason.status_code, bad_reason.get_json()["field"]) == (400, "reason")
+    assert (bad_action.status_code, bad_action.get_json()["field"]) == (400, "action")
+    assert (not_active.status_code, not_active.get_json()["field"]) == (400, "campaign_id")
+    assert "paused" in not_active.get_json()["error"]
+    assert (no_campaign.status_code, no_campaign.get_json()["field"]) == (400, "campaign_id")
+    assert (junk_campaign.status_code, junk_campaign.get_json()["field"]) == (400, "campaign_id")
+    assert commands(rig, cid) == []
+
+
+def test_the_console_is_for_agents_only(rig: WebRig) -> None:
+    cid = new_campaign(rig)
+    for role in ("supervisor", "compliance", "admin"):
+        client = rig.client(role)
+        assert client.get("/agent").status_code == 403
+        assert client.get(f"/agent/events?campaign_id={cid}").status_code == 403
+        token = csrf_token(client, "/account")
+        refused = client.post("/agent/state", json={"campaign_id": cid, "action": "ready"},
+                              headers={"X-CSRFToken": token, "Accept": "application/json"})
+        assert refused.status_code == 403
+    assert rig.client().get("/agent").status_code == 302  # to the sign-in page
+    assert commands(rig, cid) == []
+
+
+def test_the_console_page_lists_active_campaigns_shortcuts_and_simulated_audio(rig: WebRig) -> None:
+    cid = new_campaign(rig)
+    draft = new_campaign(rig, active=False)
+
+    page = rig.client("agent").get("/agent").get_data(as_text=True)
+
+    assert f'<option value="{cid}" selected' in page  # the only active campaign is chosen already
+    assert f'<option value="{draft}"' not in page
+    assert "Audio: simulated" in page
+    assert "<kbd>1</kbd>" in page and "<kbd>R</kbd>" in page and "<kbd>P</kbd>" in page
+    assert 'name="csrf_token"' in page
+    assert "agent.js" in page
+
+
+def test_on_twilio_the_console_carries_a_ticket_the_softphone_endpoint_accepts(tmp_path: Any) -> None:
+    from campaigns.settings import Settings
+
+    rig = make_rig(tmp_path, DIALER_SETTINGS=Settings(carrier="twilio"))
+    new_campaign(rig)
+    page = rig.client("agent").get("/agent").get_data(as_text=True)
+    ticket = page.split('data-ticket="', 1)[1].split('"', 1)[0]
+
+    answer = rig.app.test_client().post("/agent/softphone-token", headers={"Authorization": f"Bearer {ticket}"})
+
+    assert ticket and "Audio: simulated" not in page
+    assert answer.status_code == 503  # the ticket was good; only the Twilio keys are missing here
+    assert answer.get_json()["field"] == "TWILIO_ACCOUNT_SID"
+
+
+# ------------------------------------------------------------------------------------------ the push
+
+
+SCRIPT = ("Hi {first_name}, this is {agent_name} from {campaign}.\n"
+          "I see you're on the {Plan Name} plan and pay {amount}. Your {favourite_colour} is noted.")
+
+
+def call_setup(rig: WebRig, *, zone: str = "America/Chicago") -> tuple[int, int, int, str]:
+    """A campaign with a contact on a call (attempt 3), two earlier attempts, one with notes; the agent on it."""
+    cid = new_campaign(rig, script=SCRIPT)
+    contact_id, phone_id = new_contact(rig, cid, zone=zone,
+                                       custom={"Plan Name": "Gold <b>Plus</b>", "amount": "$42", "vip": "yes"})
+    with rig.sessions()() as session, session.begin():
+        agent = Agent(login="bob", name="Bob Marsh")
+        session.add(agent)
+        session.flush()
+        bob = agent.id
+    add_attempt(rig, cid, contact_id, phone_id, 1, disposition="NA", ended_at=NOW - timedelta(days=2))
+    add_attempt(rig, cid, contact_id, phone_id, 2, disposition="CB", agent_id=bob, talk_s=95.4,
+                notes="Wants to talk after payday", connected_at=NOW - timedelta(days=1), ended_at=NOW)
+    attempt_id = add_attempt(rig, cid, contact_id, phone_id, 3, connected_at=NOW)
+    call_id = f"c{cid}-{contact_id}-3"
+    set_agent(rig, cid, "on_call", call_id=call_id)
+    return cid, contact_id, attempt_id, call_id
+
+
+def test_the_event_stream_pushes_the_call_with_contact_history_and_merged_script(rig: WebRig) -> None:
+    cid, contact_id, attempt_id, call_id = call_setup(rig)
+    response = rig.client("agent").get(f"/agent/events?campaign_id={cid}", buffered=False)
+    assert response.mimetype == "text/event-stream"
+
+    seen = sse_events(response)
+    state = next(data for event, data in seen if event == "state")
+    call = next(data for event, data in seen if event == "call")
+    response.close()
+
+    assert (state["state"], state["call_id"]) == ("on_call", call_id)
+    assert call["attempt_id"] == attempt_id
+    contact = call["contact"]
+    assert contact["name"] == "Dana Whitfield" and contact["id"] == contact_id
+    assert contact["phone"] == "+1 312-555-0142" and contact["time_zone"] == "America/Chicago"
+    assert contact["local_time"] and contact["list"] == "November leads" and contact["state"] == "IL"
+    assert contact["custom_fields"]["Plan Name"] == "Gold <b>Plus</b>"
+    assert [h["attempt"] for h in call["history"]] == [2, 1]  # earlier attempts only, newest first
+    expected = {"agent": "Bob Marsh", "disposition": "CB", "disposition_label": "Call back",
+                "notes": "Wants to talk after payday", "talk_s": 95}
+    assert {k: call["history"][0][k] for k in expected} == expected
+    script = call["script_html"]
+    assert "Hi <span class=\"merge\" title=\"first_name\">Dana</span>, this is" in script
+    assert ">Alice</span> from <span" in script
+    assert "Gold &lt;b&gt;Plus&lt;/b&gt;" in script and "<b>" not in script  # escaped, never live HTML
+    assert ">$42</span>" in script
+    assert "{favourite_colour}" in script and "merge missing" in script  # unknown fields stay visible
+    assert "<br>" in script
+    codes = [c["code"] for c in call["dispositions"]]
+    assert codes[:5] == ["SALE", "NI", "CB", "DNC", "WRONG"] and "DROP" not in codes
+    assert next(c for c in call["dispositions"] if c["code"] == "DNC")["adds_to_dnc"] is True
+
+
+def test_the_event_stream_follows_state_changes_and_clears_the_call_when_it_is_closed(rig: WebRig) -> None:
+    cid = new_campaign(rig)
+    response = rig.client("agent").get(f"/agent/events?campaign_id={cid}", buffered=False)
+    seen = sse_events(response)
+
+    first = next(data for event, data in seen if event == "state")
+    redis_of(rig).hset(live_key(cid), "running", "1")
+    set_agent(rig, cid, "paused", reason="meeting")
+    second = next(data for event, data in seen if event == "state")
+    response.close()
+
+    assert (first["state"], first["dialer_running"]) == ("offline", False)
+    assert (second["state"], second["pause_reason"], second["dialer_running"]) == ("paused", "meeting", True)
+
+
+def test_the_event_stream_ends_after_its_lifetime_with_heartbeats_meanwhile(tmp_path: Any) -> None:
+    rig = make_rig(tmp_path, AGENT_EVENTS_POLL_S=0.01, AGENT_EVENTS_LIFETIME_S=0.3, AGENT_EVENTS_HEARTBEAT_S=0.05)
+    cid = new_campaign(rig)
+
+    events = list(sse_events(rig.client("agent").get(f"/agent/events?campaign_id={cid}", buffered=False)))
+
+    assert [e for e, _ in events].count("state") == 1  # nothing changed: one state, then only heartbeats
+    assert ("comment", "still here") in events
+
+
+def test_the_event_stream_wants_a_campaign(rig: WebRig) -> None:
+    response = rig.client("agent").get("/agent/events", headers={"Accept": "application/json"})
+
+    assert (response.status_code, response.get_json()["field"]) == (409, "campaign_id")
+
+
+def test_a_call_closed_by_the_dialer_is_taken_off_the_screen(rig: WebRig) -> None:
+    cid, _, _, _ = call_setup(rig)
+    response = rig.client("agent").get(f"/agent/events?campaign_id={cid}", buffered=False)
+    seen = sse_events(response)
+    next(data for event, data in seen if event == "call")
+
+    set_agent(rig, cid, "ready")
+    following = [next(seen), next(seen)]
+    response.close()
+
+    assert [e for e, _ in following] == ["state", "call_closed"]
+    assert following[0][1]["state"] == "ready"
+
+
+# ------------------------------------------------------------------------------------------ dispositions
+
+
+def test_a_disposition_on_a_live_call_hangs_up_first_and_converts_the_callback_to_utc(rig: WebRig) -> None:
+    cid, _, attempt_id, _ = call_setup(rig, zone="America/Chicago")
+    alice = rig.client("agent")
+
+    response = post(alice, "/agent/disposition", {
+        "campaign_id": cid, "code": "CB", "notes": "Call after 10, ask for Dana", "callback_at": "2027-01-15T10:00",
+        "dnc": False, "then_pause": "lunch"})
+
+    assert response.status_code == 200, response.get_json()
+    expected = datetime(2027, 1, 15, 16, 0, tzinfo=UTC)  # 10:00 CST is 16:00 UTC
+    assert response.get_json()["callback_at"] == expected.isoformat()
+    assert response.get_json()["attempt_id"] == attempt_id
+    assert commands(rig, cid) == [
+        ("hangup", "alice", {"wrap": True}),
+        ("wrap_done", "alice", {"disposition": "CB", "notes": "Call after 10, ask for Dana",
+                                "callback_at": expected.timestamp(), "dnc": False, "then_pause": "lunch"}),
+    ]
+
+
+def test_a_disposition_in_wrap_up_only_closes_the_call_and_carries_a_dnc_request(rig: WebRig) -> None:
+    cid, _, _, call_id = call_setup(rig)
+    set_agent(rig, cid, "wrap_up", call_id=call_id)
+
+    response = post(rig.client("agent"), "/agent/disposition", {"campaign_id": cid, "code": "NI", "dnc": True})
+
+    assert response.status_code == 200
+    assert commands(rig, cid) == [("wrap_done", "alice", {"disposition": "NI", "notes": "", "callback_at": None,
+                                                          "dnc": True, "then_pause": None})]
+
+
+def test_a_disposition_with_an_unknown_code_a_past_callback_or_no_call_is_refused_naming_the_field(
+    rig: WebRig,
+) -> None:
+    cid, _, _, _ = call_setup(rig)
+    alice = rig.client("agent")
+    yesterday = (datetime.now(ZoneInfo("America/Chicago")) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+
+    unknown = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "MAYBE"})
+    past = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "CB", "callback_at": yesterday})
+    garbled = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "CB", "callback_at": "next tuesday"})
+    dnc_and_callback = post(alice, "/agent/disposition",
+                            {"campaign_id": cid, "code": "DNC", "callback_at": "2027-01-15T10:00"})
+    bad_flag = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "NI", "dnc": "perhaps"})
+    bad_pause = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "NI", "then_pause": "nap"})
+    set_agent(rig, cid, "ready")
+    no_call = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "NI"})
+
+    assert (unknown.status_code, unknown.get_json()["field"]) == (400, "code")
+    assert "MAYBE" in unknown.get_json()["error"]
+    assert (past.status_code, past.get_json()["field"]) == (400, "callback_at")
+    assert "passed" in past.get_json()["error"]
+    assert (garbled.status_code, garbled.get_json()["field"]) == (400, "callback_at")
+    assert (dnc_and_callback.status_code, dnc_and_callback.get_json()["field"]) == (400, "callback_at")
+    assert (bad_flag.status_code, bad_flag.get_json()["field"]) == (400, "dnc")
+    assert (bad_pause.status_code, bad_pause.get_json()["field"]) == (400, "then_pause")
+    assert (no_call.status_code, no_call.get_json()["field"]) == (409, "code")
+    assert commands(rig, cid) == []
+
+
+def test_hang_up_publishes_a_hangup_with_wrap_only_on_a_call(rig: WebRig) -> None:
+    cid, _, _, _ = call_setup(rig)
+    alice = rig.client("agent")
+
+    first = post(alice, "/agent/hangup", {"campaign_id": cid})
+    set_agent(rig, cid, "ready")
+    second = post(alice, "/agent/hangup", {"campaign_id": cid})
+
+    assert first.status_code == 200 and second.status_code == 409
+    assert commands(rig, cid) == [("hangup", "alice", {"wrap": True})]
+
+
+# ------------------------------------------------------------------------------------------ time zones
+
+
+@pytest.mark.parametrize(("local", "zone", "utc"), [
+    ("2026-03-07T09:00", "America/New_York", "2026-03-07T14:00"),  # EST, the day before clocks go forward
+    ("2026-03-09T09:00", "America/New_York", "2026-03-09T13:00"),  # EDT, the day after
+    ("2026-03-20T10:00", "Europe/London", "2026-03-20T10:00"),  # Europe moves three weeks later: still GMT
+    ("2026-03-20T10:00", "America/Los_Angeles", "2026-03-20T17:00"),  # while Los Angeles is on PDT already
+    ("2026-11-01T01:30", "America/Chicago", "2026-11-01T06:30"),  # happens twice: the first (CDT) one
+    ("2026-07-01T09:00", "America/Phoenix", "2026-07-01T16:00"),  # Arizona keeps standard time all summer
+    ("2026-12-24T18:00", "Australia/Sydney", "2026-12-24T07:00"),  # southern summer: AEDT, UTC+11
+])
+def test_a_callback_time_is_read_on_the_contacts_own_clock_across_dst(local: str, zone: str, utc: str) -> None:
+    before = datetime(2026, 1, 1, tzinfo=UTC)
+
+    assert callback_to_utc(local, zone, before) == datetime.fromisoformat(utc).replace(tzinfo=UTC)
+
+
+def test_a_callback_in_the_hour_the_clocks_skip_is_refused() -> None:
+    with pytest.raises(ConsoleInputError) as refused:
+        callback_to_utc("2026-03-08T02:30", "America/New_York", datetime(2026, 1, 1, tzinfo=UTC))
+
+    assert refused.value.field == "callback_at"
+    assert "does not exist" in refused.value.message
+
+
+def test_a_callback_that_is_past_on_the_contacts_clock_is_refused_though_it_is_future_on_ours() -> None:
+    now = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)  # 14:30 in Chicago, 12:30 in Los Angeles
+
+    with pytest.raises(ConsoleInputError, match="has passed"):
+        callback_to_utc("2026-12-01T14:00", "America/Chicago", now)
+    assert callback_to_utc("2026-12-01T14:00", "America/Los_Angeles", now) == datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+
+
+def test_a_callback_needs_a_known_zone_a_plain_local_time_and_a_date_within_a_year() -> None:
+    for text, zone in (("2026-12-02T10:00", "Mars/Olympus"), ("2026-12-02T10:00+01:00", "Europe/Paris"),
+                       ("2028-01-01T10:00", "Europe/Paris"), ("", "Europe/Paris"), (None, "Europe/Paris")):
+        with pytest.raises(ConsoleInputError) as refused:
+            callback_to_utc(text, zone, NOW)
+        assert refused.value.field == "callback_at"
+    with pytest.raises(ConsoleInputError, match="time zone is unknown"):
+        read_disposition({"code": "CB", "callback_at": "2026-12-02T10:00"}, DEFAULT_CODES, None, NOW)
+
+
+def test_a_script_escapes_what_it_merges_and_finds_custom_fields_by_name() -> None:
+    html = merge_script("<i>Hello</i> {First_Name} — {plan name} / {plan-name} / {nothing} / {}",
+                        {"first_name": "Ann & Co", "plan_name": "Gold"})
+
+    assert html.startswith("&lt;i&gt;Hello&lt;/i&gt; ")
+    assert '<span class="merge" title="First_Name">Ann &amp; Co</span>' in html
+    assert html.count(">Gold</span>") == 2
+    assert "{nothing}</span>" in html and html.endswith(" / {}")
+
+
+# ------------------------------------------------------------------------------------------ the recorder
+
+
+def test_the_recorder_keeps_notes_sets_the_callback_and_lists_a_number_whose_owner_asked(rig: WebRig) -> None:
+    from campaigns.db import make_engine
+    from campaigns.store import SqlRecorder
+
+    cid, contact_id, attempt_id, call_id = call_setup(rig)
+    other_id, other_phone = new_contact(rig, cid, e164="+13125550199")
+    other_attempt = add_attempt(rig, cid, other_id, other_phone, 1)
+    db = make_engine(rig.database_url)
+    recorder = SqlRecorder(db, cid, RetryPolicy(5, (60,)))
+    callback = datetime(2027, 2, 1, 15, 0, tzinfo=UTC).timestamp()
+    ended = NOW.timestamp()
+
+    for contact, attempt, number, e164, marks in (
+        (contact_id, attempt_id, 3, "+13125550142", {"callback": callback}),
+        (other_id, other_attempt, 1, "+13125550199", {"dnc_requested": ended}),
+    ):
+        call = Call(call_id, cid, contact, e164, attempt_number=number, attempt_id=attempt, agent_id="alice",
+                    disposition="NI")
+        call.mark("queued", ended - 60)
+        call.mark("ended", ended, "completed")
+        call.mark("wrap_ended", ended + 5, f"notes of {number}")
+        for name, at in marks.items():
+            call.mark(name, at)
+        recorder.call_finished(call)
+    db.dispose()
+
+    with rig.sessions()() as session:
+        called_back = session.get_one(Contact, contact_id)
+        barred = session.get_one(Contact, other_id)
+        assert session.get_one(CallAttempt, attempt_id).notes == "notes of 3"
+        assert (called_back.status, called_back.next_eligible_at) == ("callback", datetime.fromtimestamp(callback, UTC))
+        assert (barred.status, barred.next_eligible_at) == ("dnc", None)
+        entry = session.scalars(select(DncEntry).where(DncEntry.e164 == "+13125550199")).one()
+        assert entry.campaign_id is None and entry.source == "agent"
+        assert session.scalars(select(DncEntry).where(DncEntry.e164 == "+13125550142")).first() is None
+
+
+def test_campaign_codes_replace_the_default_set_on_the_console(rig: WebRig) -> None:
+    cid, _, _, _ = call_setup(rig)
+    with rig.sessions()() as session, session.begin():
+        session.add(DispositionCode(campaign_id=cid, code="APPT", label="Appointment set", final=True))
+    alice = rig.client("agent")
+
+    refused = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "SALE"})
+    taken = post(alice, "/agent/disposition", {"campaign_id": cid, "code": "APPT"})
+
+    assert (refused.status_code, refused.get_json()["field"]) == (400, "code")
+    assert taken.status_code == 200
+
+
+def test_every_console_route_answers_junk_with_a_clear_error_never_a_crash(tmp_path: Any) -> None:
+    rig = make_rig(tmp_path, csrf=False, AGENT_EVENTS_LIFETIME_S=0.05)
+    alice = rig.client("agent")
+    routes = [(rule.rule, sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})[0])
+              for rule in rig.app.url_map.iter_rules() if rule.endpoint.startswith("agent.")]
+
+    answers = {(url, method): alice.open(url, method=method, data={}, headers={"Accept": "text/html"}).status_code
+               for url, method in routes}
+
+    assert answers == {("/agent", "GET"): 200, ("/agent/state", "POST"): 400, ("/agent/hangup", "POST"): 400,
+                       ("/agent/disposition", "POST"): 400, ("/agent/events", "GET"): 409}

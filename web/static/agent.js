@@ -1,0 +1,314 @@
+// The agent console: state pushed over Server-Sent Events, commands posted as JSON.
+(function () {
+  "use strict";
+  const root = document.getElementById("console");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const cfg = root.dataset;
+  const wrapLimit = Number(cfg.wrapLimit) || 60;
+  const LABELS = { offline: "Offline", ready: "Ready", reserved: "Connecting", on_call: "On call",
+                   wrap_up: "Wrap-up", paused: "Paused" };
+  const DETAILS = {
+    offline: "Go ready to take calls.",
+    ready: "Waiting for the next call: it connects by itself.",
+    reserved: "A customer answered: connecting you now…",
+    on_call: "You are talking to the customer.",
+    wrap_up: "The call has ended: choose a disposition.",
+    paused: "You get no calls while paused.",
+  };
+
+  let campaign = cfg.campaign || "";
+  let source = null;
+  let retryTimer = null;
+  let clockOffset = 0; // server seconds minus browser seconds
+  let current = { state: "offline", since: null, call_id: null };
+  let call = null;
+  let connectedAt = null;
+
+  // ---------------------------------------------------------------- helpers
+  const now = () => Date.now() / 1000 + clockOffset;
+  function text(el, value) { el.textContent = value == null ? "" : String(value); }
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (k === "text") node.textContent = v; else if (k === "className") node.className = v; else node.setAttribute(k, v);
+    });
+    (children || []).forEach((c) => node.appendChild(c));
+    return node;
+  }
+  function showError(message) {
+    const box = $("console-error");
+    text(box, message || "");
+    box.hidden = !message;
+  }
+  function clearFieldErrors() {
+    document.querySelectorAll(".field-error").forEach((p) => { p.hidden = true; p.textContent = ""; });
+  }
+  function fieldError(field, message) {
+    const p = document.querySelector(`.field-error[data-field="${field}"]`);
+    if (p) { p.textContent = message; p.hidden = false; } else { showError(message); }
+  }
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": window.dialer.csrf },
+      body: JSON.stringify(body || {}),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return { ok: response.ok, status: response.status, data: data || {} };
+  }
+  function typing(event) {
+    const t = event.target;
+    return t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && !["radio", "checkbox"].includes(t.type))
+                 || t.tagName === "SELECT" || t.isContentEditable);
+  }
+
+  // ---------------------------------------------------------------- state
+  async function act(action) {
+    showError("");
+    if (!campaign) { showError("Choose a campaign first."); $("campaign").focus(); return; }
+    const result = await post(cfg.urlState, { campaign_id: campaign, action, reason: $("pause-reason").value });
+    if (!result.ok) { showError(result.data.error || `Could not ${action} (${result.status}).`); return; }
+    listen();
+  }
+
+  function renderState() {
+    const s = current.state;
+    const banner = $("banner");
+    banner.className = `state-banner state-${s}`;
+    text($("state-label"), LABELS[s] || s);
+    let detail = DETAILS[s] || "";
+    if (s === "paused" && current.pause_reason) detail = `Paused: ${current.pause_reason}. ${DETAILS.paused}`;
+    text($("state-detail"), detail);
+    $("go-ready").disabled = !campaign || s === "ready" || s === "on_call" || s === "reserved" || s === "wrap_up";
+    $("pause").disabled = !campaign || s === "paused" || s === "on_call" || s === "reserved" || s === "wrap_up";
+    $("logout").disabled = !campaign || s === "offline";
+    const onCall = s === "on_call" || s === "wrap_up";
+    $("dispo-fields").disabled = !(onCall && call);
+    $("hangup").disabled = s !== "on_call";
+    const pill = $("call-state");
+    pill.className = `pill ${s === "wrap_up" ? "wrap_up" : "on_call"}`;
+    text(pill, s === "wrap_up" ? "Call ended" : "On call");
+    tick();
+  }
+
+  function tick() {
+    const since = current.since;
+    const elapsed = since ? now() - since : 0;
+    text($("state-time"), since ? window.dialer.seconds(elapsed) : "–");
+    const timer = $("wrap-timer");
+    if (current.state === "wrap_up" && since) {
+      const left = wrapLimit - elapsed;
+      timer.hidden = false;
+      timer.className = `wrap-timer ${left < 0 ? "over" : left < 15 ? "soon" : ""}`;
+      text(timer, left >= 0 ? `Wrap-up ${window.dialer.seconds(left)} left` : `Wrap-up over by ${window.dialer.seconds(-left)}`);
+    } else {
+      timer.hidden = true;
+    }
+    if (call && connectedAt && (current.state === "on_call")) text($("talk-time"), window.dialer.seconds(now() - connectedAt));
+    if (call && call.contact.utc_offset_min != null && call.contact.time_zone) {
+      const local = new Date((now() + call.contact.utc_offset_min * 60) * 1000);
+      const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+      text($("contact-time"), `${days[local.getUTCDay()]} ${String(local.getUTCHours()).padStart(2, "0")}:${String(local.getUTCMinutes()).padStart(2, "0")}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- the call
+  function renderCodes(codes) {
+    const box = $("codes");
+    box.replaceChildren();
+    codes.forEach((c, i) => {
+      const input = el("input", { type: "radio", name: "code", value: c.code });
+      const label = el("label", { className: `code${c.sale ? " sale" : ""}${c.adds_to_dnc ? " dnc" : ""}` }, [input]);
+      if (i < 9) label.appendChild(el("kbd", { text: String(i + 1) }));
+      label.appendChild(document.createTextNode(` ${c.label}`));
+      label.title = [c.final ? "final" : null, c.callback ? "schedules a callback" : null,
+                     c.adds_to_dnc ? "adds to do-not-call" : null,
+                     c.retry_after_min != null ? `retry after ${c.retry_after_min} min` : null].filter(Boolean).join(", ");
+      box.appendChild(label);
+    });
+  }
+
+  function renderCall(view) {
+    call = view;
+    connectedAt = view.connected_at ? Date.parse(view.connected_at) / 1000 : now();
+    const c = view.contact;
+    $("no-call").hidden = true;
+    $("call").hidden = false;
+    text($("contact-name"), c.name);
+    text($("contact-phone"), c.phone);
+    text($("contact-zone"), c.time_zone ? c.time_zone + (c.zones_disagree ? " (its numbers span several zones)" : "")
+                                        : "time zone unknown");
+    const facts = $("contact-facts");
+    facts.replaceChildren();
+    const add = (k, v) => { if (v !== null && v !== undefined && v !== "") { facts.appendChild(el("dt", { text: k })); facts.appendChild(el("dd", { text: v })); } };
+    add("State", c.state); add("Postal code", c.postal_code); add("Email", c.email); add("Customer id", c.external_id);
+    add("List", c.list); add("Attempt", `${view.attempt_number}`);
+    Object.entries(c.custom_fields || {}).forEach(([k, v]) => add(k, v));
+    const announcement = $("announcement");
+    announcement.hidden = !view.recording_announcement;
+    text(announcement, view.recording_announcement ? `Say first: ${view.recording_announcement}` : "");
+    // script_html is built on the server: every value is HTML-escaped there.
+    $("script").innerHTML = view.script_html || '<p class="muted">This campaign has no script.</p>';
+    renderCodes(view.dispositions || []);
+    renderHistory(view.history || []);
+    text($("callback-zone"), c.time_zone ? `, ${c.time_zone}` : ", unknown: no callback possible");
+    const input = $("callback-at");
+    input.disabled = !c.time_zone;
+    if (c.local_now) input.min = c.local_now;
+    $("disposition-form").reset();
+    clearFieldErrors();
+    renderState();
+  }
+
+  function renderHistory(rows) {
+    const body = $("history").querySelector("tbody");
+    body.replaceChildren();
+    $("history-empty").hidden = rows.length > 0;
+    $("history-wrap").hidden = rows.length === 0;
+    text($("history-empty"), "No earlier calls to this customer.");
+    rows.forEach((r) => {
+      const when = r.at ? new Date(r.at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–";
+      const outcome = el("td", {}, [el("span", { className: "pill", text: r.disposition_label || r.disposition || (r.ended ? "–" : "in progress") })]);
+      body.appendChild(el("tr", {}, [
+        el("td", { text: when }), el("td", { text: r.agent || "–" }), outcome,
+        el("td", { className: "num", text: r.talk_s != null ? window.dialer.seconds(r.talk_s) : "–" }),
+        el("td", { className: "notes-cell", text: r.notes || "" }),
+      ]));
+    });
+  }
+
+  function clearCall() {
+    call = null;
+    connectedAt = null;
+    $("call").hidden = true;
+    $("no-call").hidden = false;
+    $("script").innerHTML = '<p class="muted">The campaign\'s script shows here during a call, with the customer\'s details filled in.</p>';
+    $("announcement").hidden = true;
+    renderHistory([]);
+    text($("history-empty"), "Earlier calls to this customer show here.");
+    $("disposition-form").reset();
+    clearFieldErrors();
+    renderState();
+  }
+
+  async function submitDisposition(event) {
+    if (event) event.preventDefault();
+    if ($("dispo-fields").disabled) return;
+    clearFieldErrors(); showError("");
+    const form = $("disposition-form");
+    const chosen = form.querySelector('input[name="code"]:checked');
+    if (!chosen) { fieldError("code", "Choose a disposition (keys 1–9)."); return; }
+    const body = {
+      campaign_id: campaign, code: chosen.value, notes: $("notes").value,
+      callback_at: $("callback-at").value || null, dnc: $("dnc").checked, then_pause: $("then-pause").value || null,
+    };
+    $("submit-dispo").disabled = true;
+    try {
+      const result = await post(cfg.urlDisposition, body);
+      if (!result.ok) { fieldError(result.data.field || "code", result.data.error || `Not saved (${result.status}).`); return; }
+      $("dispo-fields").disabled = true;  // until the dialer confirms: the next state event re-enables or clears
+    } finally {
+      $("submit-dispo").disabled = false;
+    }
+  }
+
+  async function hangup() {
+    showError("");
+    const result = await post(cfg.urlHangup, { campaign_id: campaign });
+    if (!result.ok) showError(result.data.error || "Could not hang up.");
+  }
+
+  // ---------------------------------------------------------------- the push
+  function listen() {
+    if (!campaign) return;
+    if (source) source.close();
+    clearTimeout(retryTimer);
+    const url = `${cfg.urlEvents}?campaign_id=${encodeURIComponent(campaign)}`;
+    source = new EventSource(url);
+    text($("link"), "Connecting…");
+    source.addEventListener("open", () => text($("link"), "Live"));
+    source.addEventListener("state", (e) => {
+      const data = JSON.parse(e.data);
+      clockOffset = data.server_now - Date.now() / 1000;
+      current = data;
+      $("dialer-warning").hidden = data.dialer_running;
+      if (!data.call_id && call) clearCall();
+      renderState();
+    });
+    source.addEventListener("call", (e) => renderCall(JSON.parse(e.data)));
+    source.addEventListener("call_closed", () => clearCall());
+    source.addEventListener("error", () => {
+      text($("link"), "Reconnecting…");
+      if (source.readyState === EventSource.CLOSED) {  // refused (e.g. campaign gone): try again later ourselves
+        retryTimer = setTimeout(listen, 5000);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- softphone
+  async function softphone() {
+    const badge = $("audio");
+    if (cfg.onTwilio !== "true") { badge.classList.add("ok"); return; }
+    try {
+      const response = await fetch(cfg.urlSoftphone, { method: "POST", headers: { "Authorization": `Bearer ${cfg.ticket}`, "Accept": "application/json" } });
+      const data = await response.json();
+      if (!response.ok) { badge.className = "audio-status pill bad"; text(badge, `Softphone: ${data.error || response.status}`); return; }
+      if (!(window.Twilio && window.Twilio.Device)) {
+        badge.className = "audio-status pill bad";
+        text(badge, "Softphone: voice SDK not installed on this server");
+        return;
+      }
+      const device = new window.Twilio.Device(data.token, { closeProtection: true });
+      device.on("registered", () => { badge.className = "audio-status pill ok"; text(badge, "Softphone: ready"); });
+      device.on("error", (err) => { badge.className = "audio-status pill bad"; text(badge, `Softphone: ${err.message || err}`); });
+      device.on("incoming", (conn) => { conn.accept(); text(badge, "Softphone: in your room"); });
+      device.on("tokenWillExpire", async () => {
+        const again = await fetch(cfg.urlSoftphone, { method: "POST", headers: { "Authorization": `Bearer ${cfg.ticket}` } });
+        if (again.ok) device.updateToken((await again.json()).token);
+      });
+      device.register();
+    } catch (err) {
+      badge.className = "audio-status pill bad";
+      text(badge, `Softphone: ${err.message || err}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+  $("go-ready").addEventListener("click", () => act("ready"));
+  $("pause").addEventListener("click", () => act("pause"));
+  $("logout").addEventListener("click", () => act("logout"));
+  $("hangup").addEventListener("click", hangup);
+  $("disposition-form").addEventListener("submit", submitDisposition);
+  $("campaign").addEventListener("change", (e) => {
+    campaign = e.target.value;
+    current = { state: "offline", since: null, call_id: null };
+    clearCall();
+    listen();
+  });
+  $("notes").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) submitDisposition(e);
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || typing(e)) return;
+    const key = e.key.toLowerCase();
+    if (/^[1-9]$/.test(key) && !$("dispo-fields").disabled) {
+      const codes = document.querySelectorAll('#codes input[name="code"]');
+      const pick = codes[Number(key) - 1];
+      if (pick) { pick.checked = true; pick.focus(); e.preventDefault(); }
+    } else if (key === "enter" && e.target.tagName !== "BUTTON" && !$("dispo-fields").disabled) {
+      submitDisposition(e);
+    } else if (key === "r" && !$("go-ready").disabled) {
+      act("ready");
+    } else if (key === "p" && !$("pause").disabled) {
+      act("pause");
+    } else if (key === "h" && !$("hangup").disabled) {
+      hangup();
+    }
+  });
+  setInterval(tick, 1000);
+  renderState();
+  softphone();
+  listen();
+})();
