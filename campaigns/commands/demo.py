@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -11,36 +14,107 @@ from tqdm import tqdm
 
 from campaigns.settings import get_settings
 
+SERVER_AGENTS = 6
+REPORT_AGENTS = 8
+
 
 @click.command("demo")
+@click.option("--report", "report_only", is_flag=True,
+              help="Instead of serving the app: dial a whole campaign in virtual time and print its results.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port of the web app (0: any free port).")
+@click.option("--agents", type=click.IntRange(0, 500), default=None,
+              help=f"Simulated agents [{SERVER_AGENTS} next to you; {REPORT_AGENTS} with --report].")
+@click.option("--for", "for_s", type=click.FloatRange(0, None), default=None, metavar="SECONDS",
+              help="Stop cleanly after this many seconds. Default: until Ctrl-C.")
+@click.option("--scenario", "scenario_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The simulated world (answer rates, talk and wrap times) as a scenario JSON file.")
 @click.option("--contacts", type=click.IntRange(10, 1_000_000), default=1500, show_default=True,
               help="Contacts in the generated list.")
-@click.option("--agents", type=click.IntRange(1, 500), default=8, show_default=True, help="Simulated agents.")
 @click.option("--hours", type=click.FloatRange(0.25, 12), default=3.0, show_default=True,
-              help="Length of the simulated working session, from 10:00 New York time.")
+              help="With --report: length of the simulated working session, from 10:00 New York time.")
 @click.option("--pacer", default="predictive", show_default=True,
               help="predictive, progressive, preview, ratio:X, or any registered pacer.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the simulated world.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True, help="Where the generated list and its reject report are written.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--json", "as_json", is_flag=True, help="With --report: print one JSON object instead of the report.")
 def demo_command(
-    contacts: int, agents: int, hours: float, pacer: str, seed: int, workdir: Path, as_json: bool
+    report_only: bool, host: str, port: int, agents: int | None, for_s: float | None, scenario_path: Path | None,
+    contacts: int, hours: float, pacer: str, seed: int, workdir: Path, as_json: bool,
 ) -> None:
-    """Run a whole demo campaign on embedded defaults and print its results.
+    """Try the dialer: the web app with a campaign dialing live, on embedded defaults.
 
-    Creates a campaign in DATABASE_URL (default: the SQLite file dialer.db),
-    writes a generated contact list (with a few broken rows) and imports it,
-    then dials it with the real engine, dial gate and database while
-    simulated agents take the calls on a simulated carrier, in virtual time.
-    Nothing to install or sign up for: no account, no server.
+    One process serves the web app at http://127.0.0.1:8000, runs the live
+    dialer on the simulated carrier and starts a demo campaign whose list
+    holds only places where calling is lawful right now. Simulated agents
+    take calls; sign in as the demo agent to take calls next to them, and as
+    the supervisor or compliance officer to watch and check. The accounts
+    and their password are printed at start.
+
+    The database is DATABASE_URL (default: the SQLite file dialer.db); Redis
+    is the in-process stand-in unless REDIS_URL names a server. Nothing to
+    install or sign up for.
+
+    With --report, nothing is served: a whole campaign is dialed in virtual
+    time (hours in seconds) and its results are printed.
 
     \b
     Examples:
       dialer demo
-      dialer demo --agents 20 --contacts 5000 --hours 6 --pacer ratio:1.4
-      dialer campaign show 1        (the campaign the demo left behind)
+      dialer demo --port 8080 --agents 10
+      dialer demo --report
+      dialer demo --report --agents 20 --contacts 5000 --hours 6 --pacer ratio:1.4
+      dialer campaign show 1        (a campaign the demo left behind)
     """
+    if report_only:
+        _run_report(contacts, agents if agents is not None else REPORT_AGENTS, hours, pacer, seed, workdir, as_json)
+    else:
+        _serve(host, port, agents if agents is not None else SERVER_AGENTS, for_s, scenario_path, contacts, pacer,
+               seed, workdir)
+
+
+def _serve(host: str, port: int, agents: int, for_s: float | None, scenario_path: Path | None, contacts: int,
+           pacer: str, seed: int, workdir: Path) -> None:
+    from campaigns.demo_server import DemoError, DemoServer, DemoServerOptions, welcome
+    from dialer.simulation.scenario import ScenarioError, load_scenario
+
+    settings = get_settings()
+    if not os.environ.get("DIALER_LOG_LEVEL"):
+        # What the demo prints is for a newcomer: the floor's routine news only when asked for.
+        for name in ("campaigns", "dialer", "web"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    scenario = None
+    if scenario_path is not None:
+        try:
+            scenario = load_scenario(scenario_path)
+        except ScenarioError as error:
+            raise click.BadParameter(str(error), param_hint="--scenario") from error
+    options = DemoServerOptions(host=host, port=port, bot_agents=agents, contacts=contacts, seed=seed, pacer=pacer,
+                                scenario=scenario, workdir=workdir)
+    try:
+        server = DemoServer(settings, options)
+    except DemoError as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        click.echo("Preparing the demo campaign (accounts, a generated list, its import)...", err=True)
+        campaign = server.prepare()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: server.request_stop())
+        server.start()
+        click.echo(welcome(server, campaign, for_s=for_s))
+        server.wait(for_s)
+        click.echo("Stopping: the dialer lets its campaign go and the campaign is paused...", err=True)
+    except DemoError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        server.close()
+    click.echo("Demo stopped.", err=True)
+
+
+def _run_report(contacts: int, agents: int, hours: float, pacer: str, seed: int, workdir: Path,
+                as_json: bool) -> None:
     from campaigns.db import ensure_schema, make_engine
     from campaigns.demo import DemoOptions, run_demo
 
@@ -48,7 +122,7 @@ def demo_command(
     ensure_schema(url)
     db = make_engine(url)
     workdir.mkdir(parents=True, exist_ok=True)
-    options = DemoOptions(contacts=contacts, agents=agents, hours=hours, pacer=pacer, seed=seed)
+    options = DemoOptions(contacts=contacts, agents=max(1, agents), hours=hours, pacer=pacer, seed=seed)
     bars: dict[str, tqdm[Any]] = {}
 
     def import_progress(done: int, total: int) -> None:
