@@ -528,3 +528,102 @@ def test_every_console_route_answers_junk_with_a_clear_error_never_a_crash(tmp_p
 
     assert answers == {("/agent", "GET"): 200, ("/agent/state", "POST"): 400, ("/agent/hangup", "POST"): 400,
                        ("/agent/disposition", "POST"): 400, ("/agent/events", "GET"): 409}
+
+
+def test_the_engine_carries_a_callback_time_and_a_dnc_request_on_the_closed_call() -> None:
+    from tests.engine_support import make_floor
+
+    floor = make_floor()
+    floor.engine.login("a1")
+    floor.engine.tick()
+    floor.carrier.answer("SID1")
+    floor.carrier.send("SID1", "bridged")
+    floor.carrier.send("SID1", "completed", "completed")
+    promised = floor.engine.timers.now() + 86_400.0
+
+    floor.engine.wrap_done("a1", "CB", notes="tomorrow", callback_at=promised, dnc_request=False)
+    call = floor.recorder.finished[-1]
+
+    assert call.at("callback") == promised and not call.has("dnc_requested")
+    assert call.milestones["wrap_ended"].detail == "tomorrow"
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+# A world where every dial is a person who answers at once and talks for longer than the test lasts.
+ALWAYS_A_PERSON = {
+    "name": "console", "p_human": 1.0, "p_machine": 0.0, "p_busy": 0.0, "p_invalid": 0.0, "cps": 5,
+    "amd_human_as_machine": 0.0, "talk_mean_s": 600, "talk_cv": 0.0, "ring_median_s": 1, "ring_p90_s": 2,
+    "amd_s": [0.3, 0.6], "setup_s": [0.1, 0.2], "wrap_fixed_s": 0.5, "wrap_exp_mean_s": 0.5,
+}
+
+
+def test_an_agent_takes_a_real_dialer_call_through_the_web_and_the_disposition_reaches_the_records(
+    tmp_path: Any,
+) -> None:
+    from campaigns.db import make_engine
+    from campaigns.live_dialer import DialerOptions, DialerProcess
+    from campaigns.redis_conn import connect_redis
+    from dialer.simulation.scenario import parse_scenario
+    from tests.test_live_dialer import lawful_numbers, run_until
+
+    numbers = lawful_numbers(3)
+    rig = make_rig(tmp_path, AGENT_EVENTS_POLL_S=0.02, AGENT_EVENTS_LIFETIME_S=5.0)
+    cid = new_campaign(rig)
+    with rig.sessions()() as session, session.begin():
+        contact_list = ContactList(campaign_id=cid, name="Live list")
+        session.add(contact_list)
+        session.flush()
+        for i in range(3):
+            contact = Contact(campaign_id=cid, list_id=contact_list.id, first_name=f"Pat{i}", last_name="Doyle",
+                              state=numbers.state)
+            contact.phones.append(ContactPhone(campaign_id=cid, e164=numbers.e164(i), timezones=[numbers.zone]))
+            session.add(contact)
+    db = make_engine(rig.database_url)
+    client = connect_redis(rig.app.config["REDIS_URL"])  # the same in-process server as the web app's
+    process = DialerProcess(db, client, DialerOptions(campaign_ids=(cid,), lease_s=5.0,
+                                                      scenario=parse_scenario(ALWAYS_A_PERSON)))
+    alice = rig.client("agent")
+
+    def alice_now() -> dict[str, Any]:
+        raw = client.hget(agents_key(cid), "alice")
+        return json.loads(raw) if raw else {}
+
+    def closed() -> CallAttempt | None:
+        with rig.sessions()() as session:
+            return session.scalars(select(CallAttempt).where(
+                CallAttempt.campaign_id == cid, CallAttempt.wrap_ended_at.is_not(None))).first()
+
+    try:
+        assert post(alice, "/agent/state", {"campaign_id": cid, "action": "ready"}).status_code == 200
+        assert run_until([process], lambda: alice_now().get("state") == "on_call", timeout=20), alice_now()
+        call_id = alice_now()["call_id"]
+
+        stream = alice.get(f"/agent/events?campaign_id={cid}", buffered=False)
+        view = next(data for event, data in sse_events(stream) if event == "call")
+        stream.close()
+        zone = ZoneInfo(numbers.zone)
+        tomorrow = (datetime.now(zone) + timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
+        answer = post(alice, "/agent/disposition", {
+            "campaign_id": cid, "code": "CB", "notes": "Asked for a call tomorrow at eleven",
+            "callback_at": tomorrow.strftime("%Y-%m-%dT%H:%M"), "then_pause": "break"})
+        assert answer.status_code == 200, answer.get_json()
+        assert run_until([process], lambda: closed() is not None and alice_now().get("state") == "paused",
+                         timeout=10)
+    finally:
+        process.shutdown()
+        db.dispose()
+
+    assert view["call_id"] == call_id and view["contact"]["name"].endswith("Doyle")
+    assert view["contact"]["time_zone"] == numbers.zone
+    with rig.sessions()() as session:
+        attempt = session.scalars(select(CallAttempt).where(CallAttempt.wrap_ended_at.is_not(None))).one()
+        contact = session.get_one(Contact, attempt.contact_id)
+        agent = session.get_one(Agent, attempt.agent_id)
+        assert attempt.id == view["attempt_id"]
+        assert (attempt.disposition, attempt.notes) == ("CB", "Asked for a call tomorrow at eleven")
+        assert attempt.connected_at is not None and attempt.ended_at is not None  # hung up by the console
+        assert agent.login == "alice"
+        assert contact.status == "callback"
+        assert contact.next_eligible_at == tomorrow.astimezone(UTC)
+    assert alice_now()["pause_reason"] == "break"

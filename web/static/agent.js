@@ -208,7 +208,14 @@
     try {
       const result = await post(cfg.urlDisposition, body);
       if (!result.ok) { fieldError(result.data.field || "code", result.data.error || `Not saved (${result.status}).`); return; }
-      $("dispo-fields").disabled = true;  // until the dialer confirms: the next state event re-enables or clears
+      $("dispo-fields").disabled = true;  // until the dialer confirms: the next state event clears the call
+      const sent = current.call_id;
+      setTimeout(() => {
+        if (call && current.call_id === sent && (current.state === "wrap_up" || current.state === "on_call")) {
+          $("dispo-fields").disabled = false;
+          showError("The dialer has not confirmed this disposition yet. Check it and save again.");
+        }
+      }, 8000);
     } finally {
       $("submit-dispo").disabled = false;
     }
