@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,24 @@ from campaigns import floor_stats
 from campaigns.compliance_models import AuditEvent
 from campaigns.db import make_engine, upgrade
 from campaigns.live_dialer import DialerOptions, DialerProcess, agents_key, live_key
-from campaigns.live_events import Command, publish_command, read_commands
+from campaigns.live_events import Command, publish_carrier_event, publish_command, read_commands
 from campaigns.models import Agent, AgentStateChange, CallAttempt, Campaign, Contact, ContactList, ContactPhone
 from campaigns.redis_conn import connect_redis
 from campaigns.services import create_campaign, start_campaign
-from campaigns.supervision import help_key, monitor, monitor_key, open_help_requests, request_help, transfer
+from campaigns.supervision import (
+    AGENT_LEG_PREFIX,
+    help_key,
+    monitor,
+    monitor_key,
+    open_help_requests,
+    request_help,
+    transfer,
+)
 from dialer.agents import AgentState
 from dialer.carriers.rooms import Role
 from dialer.carriers.simulated import SimulatedCarrier
-from tests.test_live_dialer import fast_world, lawful_numbers, make_campaign, run_until
+from dialer.events import CarrierEventKind
+from tests.test_live_dialer import CarrierAtTheBus, event, fast_world, lawful_numbers, make_campaign, run_until
 from tests.web_support import WebRig, csrf_token
 from web import resources
 
@@ -355,5 +365,97 @@ def test_help_requests_and_their_closing_reach_the_dialer_which_notes_the_call(l
         assert run_until([process], lambda: run.commands_applied > before, timeout=5, step=0.05)
         stored = json.loads(client.hget(help_key(cid), "agent001"))  # type: ignore[arg-type]
         assert stored["note"] == "angry customer" and stored["call_id"] is not None
+    finally:
+        process.shutdown()
+
+
+@dataclass
+class ConferenceAtTheBus(CarrierAtTheBus):
+    """A carrier outside the process (like Twilio) that also takes supervisors into agents' rooms."""
+
+    legs: list[tuple[str, ...]] = field(default_factory=list)
+
+    def listen(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
+        self.legs.append(("listen", agent_id, supervisor, caller_id))
+        return f"CA-listen-{len(self.legs)}"
+
+    def whisper(self, agent_id: str, supervisor: str, agent_call_sid: str, *, caller_id: str) -> str:
+        self.legs.append(("whisper", agent_id, supervisor, agent_call_sid))
+        return f"CA-whisper-{len(self.legs)}"
+
+    def barge(self, agent_id: str, supervisor: str, *, caller_id: str) -> str:
+        self.legs.append(("barge", agent_id, supervisor, caller_id))
+        return f"CA-barge-{len(self.legs)}"
+
+    def add_colleague(self, agent_id: str, colleague: str, *, caller_id: str) -> str:
+        self.legs.append(("colleague", agent_id, colleague, caller_id))
+        return f"CA-colleague-{len(self.legs)}"
+
+    def transfer(self, call_sid: str, to_agent_id: str) -> None:
+        self.legs.append(("transfer", call_sid, to_agent_id))
+
+
+def test_on_a_network_carrier_a_whisper_coaches_the_agents_own_leg_and_runs_off_the_dialers_loop(
+    live_db: Engine,
+) -> None:
+    client = connect_redis(f"memory://floor-bus-{uuid.uuid4().hex}")
+    cid = make_campaign(live_db, 5)
+    carrier = ConferenceAtTheBus()
+    process = DialerProcess(live_db, client, DialerOptions(lease_s=3.0), carrier_factory=lambda campaign: carrier)
+    publish_command(client, cid, Command("login", "alice", {}))
+    try:
+        assert run_until([process], lambda: len(carrier.placed) == 1, timeout=5)
+        sid = carrier.sids[0]
+        for ev in (event(sid, CarrierEventKind.INITIATED, 1), event(sid, CarrierEventKind.RINGING, 2),
+                   event(sid, CarrierEventKind.ANSWERED, 3), event(sid, CarrierEventKind.AMD, 4, "human"),
+                   event(sid, CarrierEventKind.BRIDGED, 5, "alice")):
+            publish_carrier_event(client, cid, ev)
+        assert run_until([process], lambda: _on_call(process, cid, "alice"), timeout=5)
+        run = process.runs[cid]
+        assert run.pool is not None  # requests to this carrier leave from threads
+        client.set(AGENT_LEG_PREFIX + "CA-alice-softphone", "alice")  # what the agent-leg webhook remembers
+        monitor(client, cid, "alice", "whisper", "client:sam", by="sam")
+        assert run_until([process], lambda: client.hexists(monitor_key(cid), "alice"), timeout=5, step=0.05)
+        assert carrier.legs == [("whisper", "alice", "client:sam", "CA-alice-softphone")]
+        assert json.loads(client.hget(monitor_key(cid), "alice"))["leg"] == "CA-whisper-1"  # type: ignore[arg-type]
+        transfer(client, cid, "alice", "+1 212 555 0177", "cold", by="sam")
+        assert run_until([process], lambda: len(carrier.legs) == 3, timeout=5, step=0.05)
+        assert carrier.legs[1:] == [("colleague", "transfer-12125550177", "+12125550177", "+12125550100"),
+                                    ("transfer", sid, "transfer-12125550177")]
+        assert run.engine is not None and run.engine.board.get("alice").state is AgentState.WRAP_UP
+    finally:
+        process.shutdown()
+
+
+def test_a_warm_transfer_brings_the_colleague_in_first_and_a_cold_one_then_hands_the_call_over(
+    live_db: Engine,
+) -> None:
+    client = connect_redis(f"memory://floor-warm-{uuid.uuid4().hex}")
+    cid = make_campaign(live_db, 20)
+    publish_command(client, cid, Command("login", "amy", {"ready": True}))
+    publish_command(client, cid, Command("login", "ben", {"ready": False}))
+    process = DialerProcess(live_db, client, DialerOptions(lease_s=3, scenario=fast_world()))
+    try:
+        assert run_until([process], lambda: _on_call(process, cid, "amy"), timeout=20)
+        run = process.runs[cid]
+        engine, carrier = run.engine, run.carrier
+        assert engine is not None and isinstance(carrier, SimulatedCarrier)
+        call_id = engine.board.get("amy").call_id
+        before = run.commands_applied
+        publish_command(client, cid, Command("set_ready", "ben", {}))
+        transfer(client, cid, "amy", "ben", "warm", by="amy")
+        assert run_until([process], lambda: run.commands_applied >= before + 2, timeout=5, step=0.02)
+        if engine.board.get("amy").call_id != call_id:
+            pytest.skip("the customer hung up before the transfer reached the dialer")
+        legs = {leg.who: leg.role for leg in carrier.rooms.room("amy").legs.values()}
+        assert legs["client:ben"] is Role.COLLEAGUE  # all three talk
+        ben = engine.board.get("ben")
+        assert ben.state is AgentState.RESERVED and ben.call_id == call_id  # kept off new calls meanwhile
+        transfer(client, cid, "amy", "ben", "cold", by="amy")
+        assert run_until([process], lambda: run.commands_applied >= before + 3, timeout=5, step=0.02)
+        if not any(c.call_id == call_id and not c.is_ended for c in engine.live_calls()):
+            pytest.skip("the customer hung up before the hand-over")
+        assert engine.board.get("ben").state is AgentState.ON_CALL
+        assert engine.board.get("amy").call_id != call_id
     finally:
         process.shutdown()
