@@ -546,6 +546,40 @@ def test_the_engine_carries_a_callback_time_and_a_dnc_request_on_the_closed_call
 
     assert call.at("callback") == promised and not call.has("dnc_requested")
     assert call.milestones["wrap_ended"].detail == "tomorrow"
+    floor.engine.tick()
+    floor.carrier.answer("SID2")
+    floor.carrier.send("SID2", "bridged")
+    floor.engine.hangup("a1")
+    floor.engine.wrap_done("a1", "NI", dnc_request=True)
+    floor.carrier.send("SID2", "completed", "completed")
+    barred = floor.recorder.finished[-1]
+    assert barred.carrier_sid == "SID2" and barred.has("dnc_requested") and not barred.has("callback")
+
+
+def test_a_malformed_callback_in_a_command_is_dropped_without_stopping_the_dialers_bus(tmp_path: Any) -> None:
+    from campaigns.db import make_engine, upgrade
+    from campaigns.live_dialer import DialerOptions, DialerProcess
+    from campaigns.live_events import Command, publish_command
+    from campaigns.redis_conn import connect_redis
+    from tests.test_live_dialer import CarrierAtTheBus, make_campaign, run_until
+
+    db = make_engine(f"sqlite:///{tmp_path / 'bus.db'}")
+    upgrade(db)
+    client = connect_redis(f"memory://console-bus-{uuid.uuid4().hex}")
+    cid = make_campaign(db, 1)
+    process = DialerProcess(db, client, DialerOptions(lease_s=5.0), carrier_factory=lambda campaign: CarrierAtTheBus())
+    for command in (Command("login", "alice", {"ready": False}),
+                    Command("wrap_done", "alice", {"disposition": "CB", "callback_at": "tomorrow at ten"}),
+                    Command("set_ready", "alice", {})):
+        publish_command(client, cid, command)
+    try:
+        assert run_until([process], lambda: cid in process.runs and process.runs[cid].commands_applied == 3,
+                         timeout=5)
+        assert process.errors == 0
+        assert process.runs[cid].engine.board.get("alice").state.value == "ready"  # type: ignore[union-attr]
+    finally:
+        process.shutdown()
+        db.dispose()
 
 
 # ------------------------------------------------------------------------------------------ end to end
