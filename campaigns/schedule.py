@@ -30,6 +30,7 @@ __all__ = [
     "ScheduleError",
     "ScheduleState",
     "Window",
+    "action_for",
     "describe",
     "parse_schedule",
     "parse_zone",
@@ -129,6 +130,23 @@ def schedule_state(windows: Sequence[Window], zone: ZoneInfo, now: datetime) -> 
         if _inside(windows, zone, moment) != running:
             return ScheduleState(running, moment)
     return ScheduleState(running, None)
+
+
+def action_for(status: str, running: bool, previous: bool | None) -> str | None:
+    """What the scheduler does to a campaign: "start", "pause" or nothing.
+
+    It acts when the schedule's answer changes (``previous`` is the answer it
+    saw last, None when it never looked), so a supervisor who pauses a campaign
+    inside its window, or starts one outside it, is obeyed until the window's
+    next edge.  A finished campaign is never touched.
+    """
+    if status == "finished" or previous == running:
+        return None
+    if running and status in ("draft", "paused"):
+        return "start"
+    if not running and status == "active":
+        return "pause"
+    return None
 
 
 def describe(windows: Sequence[Window]) -> list[str]:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from campaigns import services
 from campaigns.schedule import ScheduleError, describe, parse_schedule, parse_zone, schedule_state, windows_of
@@ -161,3 +162,93 @@ def test_the_answer_holds_until_the_next_change_and_flips_there(schedule, zone_n
     span = (state.next_change - now) / 7
     for step in range(1, 7):
         assert schedule_state(windows, zone, now + span * step).running == state.running
+
+
+@pytest.mark.parametrize(
+    ("status", "running", "previous", "action"),
+    [
+        ("paused", True, False, "start"),
+        ("draft", True, None, "start"),
+        ("active", False, True, "pause"),
+        ("active", False, None, "pause"),
+        ("paused", True, True, None),  # paused by hand inside the window: obeyed until the next edge
+        ("active", False, False, None),  # started by hand outside it: likewise
+        ("finished", True, False, None),
+        ("active", True, False, None),
+    ],
+)
+def test_the_scheduler_acts_only_when_the_schedules_answer_changes(status, running, previous, action):
+    from campaigns.schedule import action_for
+
+    assert action_for(status, running, previous) == action
+
+
+def scheduled(session, name: str, schedule, **settings):
+    campaign = services.create_campaign(session, name=name, caller_id="+12015550199", **settings)
+    campaign.schedule = schedule
+    campaign.schedule_tz = "America/New_York"
+    session.flush()
+    return campaign
+
+
+def test_the_schedule_job_starts_and_pauses_campaigns_and_leaves_the_others_alone(session, caplog):
+    from campaigns.commands.scheduler import apply_schedules
+    from campaigns.compliance_models import AuditEvent
+
+    tuesday_noon = at("2026-12-01T12:00:00-05:00")
+    tuesday_night = at("2026-12-01T19:00:00-05:00")
+    opening = scheduled(session, "Opening", WEEKDAYS_9_TO_5)
+    by_hand = scheduled(session, "By hand", [])
+    done = scheduled(session, "Done", WEEKDAYS_9_TO_5)
+    services.finish_campaign(session, done)
+    seen: dict[int, bool] = {}
+
+    with caplog.at_level("INFO"):
+        first = apply_schedules(session, tuesday_noon, seen)
+    again = apply_schedules(session, tuesday_noon, seen)
+
+    assert [(c.name, c.action, c.after) for c in first] == [("Opening", "start", "active")]
+    assert again == []
+    assert (opening.status, by_hand.status, done.status) == ("active", "draft", "finished")
+    assert "Opening" in caplog.text and "started by its schedule" in caplog.text
+    services.pause_campaign(session, opening)  # a supervisor pauses it inside the window
+    assert apply_schedules(session, tuesday_noon, seen) == []
+    assert opening.status == "paused"
+    services.start_campaign(session, opening)
+    closing = apply_schedules(session, tuesday_night, seen)
+    assert [(c.action, c.before, c.after) for c in closing] == [("pause", "active", "paused")]
+    recorded = session.scalars(select(AuditEvent).where(AuditEvent.kind == "campaign.status_changed")).all()
+    assert len(recorded) == 2  # the scheduler's start and pause; the hand's own are the web's to record
+
+
+def test_a_campaign_the_services_refuse_to_start_is_reported_and_left_as_it_was(session):
+    from campaigns.commands.scheduler import apply_schedules
+
+    lawless = scheduled(session, "Lawless", WEEKDAYS_9_TO_5, drop_message="Goodbye.")
+
+    [change] = apply_schedules(session, at("2026-12-01T12:00:00-05:00"), {})
+
+    assert change.error is not None and "does not name the seller" in change.error
+    assert lawless.status == "draft"
+
+
+def test_a_tick_remembers_what_it_saw_in_redis_across_restarts(tmp_path):
+    from campaigns import db
+    from campaigns.commands.scheduler import SCHEDULE_SEEN_KEY, schedule_tick
+    from campaigns.redis_conn import connect_redis
+
+    url = f"sqlite:///{tmp_path / 'tick.db'}"
+    db.ensure_schema(url)
+    engine = db.make_engine(url)
+    always = [{"days": list(range(7)), "start": "00:00", "end": "24:00"}]
+    with db.make_session_factory(engine)() as session, session.begin():
+        campaign_id = scheduled(session, "Always", always).id
+    client = connect_redis(f"memory://tick-{tmp_path.name}")
+    try:
+        first = schedule_tick(engine, client)
+        second = schedule_tick(engine, client)
+
+        assert [c.action for c in first] == ["start"] and second == []
+        assert client.hgetall(SCHEDULE_SEEN_KEY) == {str(campaign_id).encode(): b"1"}
+    finally:
+        engine.dispose()
