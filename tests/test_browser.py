@@ -139,13 +139,14 @@ def test_an_agent_takes_a_call_and_dispositions_it_a_supervisor_sees_it_live_and
 
         # Compliance finds the call by its number and the agent, and exports what it found.
         desk = sign_in(compliance_desk, demo_app, "compliance")
+        expect(desk.locator("tr[data-attempt]").first).to_be_visible()
+        screenshot(desk, "compliance-call-log")
         desk.get_by_label("Number").fill(call.e164)
         desk.locator("select[name=agent]").select_option("agent")
         desk.get_by_role("button", name="Search").click()
         found = desk.locator(f'tr[data-attempt="{call.id}"]')
         expect(found).to_be_visible()
         expect(found).to_contain_text("SALE")
-        screenshot(desk, "compliance-call-log")
         with desk.expect_download() as downloading:
             desk.get_by_role("link", name=re.compile("Export CSV")).click()
         exported = Path(downloading.value.path()).read_text(encoding="utf-8-sig")
