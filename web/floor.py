@@ -225,7 +225,7 @@ def _charts(session: Session, campaign: Campaign, now: datetime) -> dict[str, An
             [h.label for h in hours],
             [Series("Calls", [h.calls for h in hours]), Series("Live answers", [h.live_answers for h in hours]),
              Series("Connects", [h.connects for h in hours])],
-            title="Calls, live answers and connects per hour today", y_label="calls"),
+            title="Calls, live answers and connects per hour today", y_label="calls", width=560),
         "abandonment": line_chart(
             [d.label for d in days],
             [Series("Day", [d.rate for d in days], color="#b86e00"),
@@ -233,9 +233,10 @@ def _charts(session: Session, campaign: Campaign, now: datetime) -> dict[str, An
              Series(f"Target {percent(target)}", [target] * len(days), color="#5f6b7a", dashed=True),
              Series("Legal 3%", [MAX_ABANDON_RATE] * len(days), color="#1d2430", dashed=True)],
             title="Abandonment rate per day and over the rolling 30 days", y_label="abandoned / live answers",
-            y_format=percent, y_max=max(0.05, *(d.rate or 0.0 for d in days), *(d.rolling_rate or 0 for d in days))),
+            y_format=percent, width=560,
+            y_max=max(0.05, *(d.rate or 0.0 for d in days), *(d.rolling_rate or 0 for d in days))),
         "occupancy": hbar_chart([(o.name, o.occupancy) for o in people], title="Occupancy per agent today",
-                                value_format=lambda v: f"{v:.0%}", max_value=1.0, color="#1f5eff"),
+                                value_format=lambda v: f"{v:.0%}", max_value=1.0, color="#1f5eff", width=560),
         "occupancy_rows": people,
     }
 

@@ -96,7 +96,8 @@
     setF("target", pct(ab.target));
     setF("budget_left", ab.budget_left ?? "–");
     const budget = document.querySelector('[data-tile="budget"]');
-    if (budget) budget.className = `tile ${ab.budget_left === 0 ? "bad" : ab.budget_left < 5 ? "warn" : "ok"}`;
+    if (budget) budget.className = `tile ${ab.budget_spent ? "bad" : ab.budget_left === 0 ? "warn" : "ok"}`;
+    setF("rolling_30d_live_answers", ab.rolling_30d_live_answers ?? 0);
     const rolling = document.querySelector('[data-tile="rolling"]');
     if (rolling) rolling.classList.toggle("bad", !!ab.budget_spent);
     setF("status", data.campaign.status);
