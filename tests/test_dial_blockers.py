@@ -198,3 +198,35 @@ def test_a_big_list_is_estimated_from_a_sample_in_hopper_order(session: Session)
     assert codes(found.contacts)[OUTSIDE_HOURS].count == 60  # the first 20 (all New York) stand for all 60
     assert codes(found.contacts)[OUTSIDE_HOURS].estimated
     assert found.to_dict()["contacts"][0]["code"] == OUTSIDE_HOURS
+
+
+def test_the_reasons_and_the_days_figures_are_the_same_on_postgresql(pg_url: str) -> None:
+    from campaigns import floor_stats
+    from campaigns.db import make_engine, make_session_factory, upgrade
+
+    engine = make_engine(pg_url)
+    try:
+        upgrade(engine)
+        with make_session_factory(engine)() as session, session.begin():
+            camp = campaign(session, dial_mode="predictive", target_abandon=0.03)
+            add_contacts(session, camp, 3, NY)
+            waiting = add_contacts(session, camp, 2, GUAM, start=10, status="retry", attempts=1,
+                                   next_eligible_at=NOW + timedelta(minutes=20))
+            for i, contact in enumerate(waiting):
+                placed = NOW - timedelta(minutes=40 + i)
+                session.add(CallAttempt(campaign_id=camp.id, contact_id=contact.id, e164=contact.phones[0].e164,
+                                        attempt_number=1, placed_at=placed, answered_at=placed,
+                                        answer_class="human", connected_at=None if i else placed,
+                                        abandoned_at=placed if i else None))
+            session.flush()
+            found = report(session, camp)
+            assert codes(found.contacts)[OUTSIDE_HOURS].count == 3
+            assert codes(found.contacts)[RETRY_WAIT].changes_at == NOW + timedelta(minutes=20)
+            assert codes(found.blockers)[NOTHING_DIALABLE_NOW].changes_at == NOW + timedelta(minutes=20)
+            assert (found.budget.live_answers, found.budget.abandoned) == (2, 1)
+            hours = floor_stats.hourly(session.connection(), camp, NOW, start=NOW - timedelta(hours=2))
+            assert [(h.calls, h.connects, h.abandoned) for h in hours if h.calls] == [(2, 1, 1)]
+            [today] = floor_stats.daily_abandonment(session.connection(), camp, NOW, days=1)
+            assert (today.live_answers, today.abandoned, today.rolling_rate) == (2, 1, 0.5)
+    finally:
+        engine.dispose()
