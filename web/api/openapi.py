@@ -66,6 +66,7 @@ class Operation:
     param_descriptions: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     also: dict[int, str] = field(default_factory=dict)  # more success codes
+    path_schemas: dict[str, Schema] = field(default_factory=dict)  # narrower than the route's converter
 
 
 CAMPAIGN_REF = "the campaign's id, or its name"
@@ -171,7 +172,8 @@ OPERATIONS: dict[str, Operation] = {
         errors=(401, 403, 503)),
     "jobs.api_job": Operation(
         "Jobs", "One job: progress, retries, result or last error", ok_schema=ref("Job"),
-        errors=(401, 403, 404, 503)),
+        errors=(401, 403, 404, 503), param_descriptions={"job_id": "the id an upload or a command answered with"},
+        path_schemas={"job_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "example": "import-3-4f1c"}}),
     "api_docs.openapi_document": Operation(
         "About the API", "This document (OpenAPI 3.1)", ok_schema={"type": "object"}, errors=()),
     "api_docs.docs": Operation(
@@ -208,6 +210,7 @@ def _path_parameters(rule: Any, operation: Operation) -> list[Schema]:
         kind = type(converter).__name__
         schema: Schema = {"type": "integer", "minimum": 1} if kind == "IntegerConverter" else {
             "type": "string", "minLength": 1}
+        schema = operation.path_schemas.get(name, schema)
         params.append({"name": name, "in": "path", "required": True, "schema": schema,
                        "description": operation.param_descriptions.get(name, name.replace("_", " "))})
     return params
