@@ -708,10 +708,14 @@ def _runs_inline() -> bool:
 def _work_inline() -> None:
     """Work the queue in this process: at once under test, else on a thread so the page shows the progress."""
     from rq import Queue, SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
 
     class InlineWorker(SimpleWorker):
+        # Signals belong to the main thread and to the web server: time jobs out with a timer instead.
+        death_penalty_class = TimerDeathPenalty
+
         def _install_signal_handlers(self) -> None:
-            pass  # the web server keeps its own handlers (and a thread may not set any)
+            pass
 
     connection = resources().redis
     worker = InlineWorker([Queue(name, connection=connection) for name in jobs.QUEUES], connection=connection)
