@@ -376,3 +376,19 @@ def test_uploads_go_to_the_instance_folder_when_none_is_configured(tmp_path):
     assert folder == tmp_path / "instance" / "list-uploads"
     assert (folder / "rejects").is_dir()
     assert Path(rig.app.static_folder or "") not in folder.parents
+
+
+def test_moving_the_dial_mode_with_the_old_pacer_left_in_place_takes_the_new_modes_pacer(rig):
+    with rig.sessions()() as session, session.begin():
+        campaign_id = services.create_campaign(session, name="Modes", caller_id=CALLER).id
+    client = staff(rig)
+    form = form_for("Modes", dial_mode="power", pacer="progressive",
+                    drop_message=services.default_drop_message("Modes", CALLER))
+
+    response = client.post(f"/campaigns/{campaign_id}/edit", data=form)
+    refused = client.post(f"/campaigns/{campaign_id}/edit", data={**form, "dial_mode": "preview", "pacer": "ratio:2"})
+
+    assert response.status_code == 302
+    campaign = only_campaign(rig)
+    assert (campaign.dial_mode, campaign.pacer) == ("power", "ratio:1.5")
+    assert refused.status_code == 400 and "does not fit dial mode" in refused.get_data(as_text=True)
