@@ -291,6 +291,10 @@ class DemoServer:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def close(self) -> None:
         """Stop serving, let the dialer give its campaign up cleanly, pause the campaign, close the database."""
         self._stop.set()

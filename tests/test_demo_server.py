@@ -85,6 +85,7 @@ def agent_entry(server: DemoServer, campaign_id: int, login: str) -> dict[str, A
     return None if raw is None else dict(json.loads(raw))
 
 
+@pytest.mark.slow
 def test_the_demo_serves_the_app_and_a_person_takes_a_call_that_ends_by_itself_then_dispositions_it(
     demo: DemoServer,
 ) -> None:
@@ -125,6 +126,7 @@ def test_the_demo_serves_the_app_and_a_person_takes_a_call_that_ends_by_itself_t
     assert attempt.wrap_ended_at is not None and attempt.end_reason != "interrupted"
 
 
+@pytest.mark.slow
 def test_a_stopped_demo_pauses_its_campaign_and_leaves_no_call_open(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     ensure_schema(url)
@@ -141,7 +143,7 @@ def test_a_stopped_demo_pauses_its_campaign_and_leaves_no_call_open(tmp_path: Pa
                 return int(session.scalar(select(func.count()).where(CallAttempt.campaign_id == campaign.campaign_id))
                            or 0)
 
-        wait_for("the dialer's first calls", lambda: dials() >= 3, 30)
+        wait_for("the dialer's first calls", lambda: dials() >= 2, 30)
     finally:
         server.close()
     engine = make_engine(url)
@@ -227,6 +229,7 @@ def test_the_demo_command_refuses_an_unreadable_scenario_naming_the_option(
 
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "dialer/simulation/world.py AgentWorld._on_engine_event acts on every agent of the engine: when the person "
     "at the console goes ready or into wrap-up, _after_free/_finish_wrap look them up among the bots (KeyError "

@@ -83,7 +83,7 @@ def _serve(host: str, port: int, agents: int, for_s: float | None, scenario_path
     settings = get_settings()
     if not os.environ.get("DIALER_LOG_LEVEL"):
         # What the demo prints is for a newcomer: the floor's routine news only when asked for.
-        for name in ("campaigns", "dialer", "web"):
+        for name in ("campaigns", "dialer", "web", "werkzeug"):  # werkzeug: a line per request otherwise
             logging.getLogger(name).setLevel(logging.WARNING)
     scenario = None
     if scenario_path is not None:
@@ -97,14 +97,16 @@ def _serve(host: str, port: int, agents: int, for_s: float | None, scenario_path
         server = DemoServer(settings, options)
     except DemoError as error:
         raise click.ClickException(str(error)) from error
+    # From here on Ctrl-C (or SIGTERM) asks for a clean stop: the preparation finishes, then everything stops.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: server.request_stop())
     try:
         click.echo("Preparing the demo campaign (accounts, a generated list, its import)...", err=True)
         campaign = server.prepare()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, frame: server.request_stop())
-        server.start()
-        click.echo(welcome(server, campaign, for_s=for_s))
-        server.wait(for_s)
+        if not server.stopping:
+            server.start()
+            click.echo(welcome(server, campaign, for_s=for_s))
+            server.wait(for_s)
         click.echo("Stopping: the dialer lets its campaign go and the campaign is paused...", err=True)
     except DemoError as error:
         raise click.ClickException(str(error)) from error
