@@ -579,8 +579,8 @@ class CallRecord:
             ("disposition", a.disposition or "", self.disposition_label or ""), ("notes", a.notes, ""),
         ]
         rows += [["call", item, value, detail] for item, value, detail in call]
-        rows += [["moment", m.label, _local(m.at, zone), "" if m.after_placed_s is None else f"+{m.after_placed_s} s"]
-                 for m in self.moments]
+        rows += [["moment", m.label, _local(m.at, zone),
+                  "" if m.after_placed_s is None else f"{m.after_placed_s:+.3f} s"] for m in self.moments]
         check = self.two_seconds
         rows.append(["two_second_rule", check.status, "" if check.delay_s is None else check.delay_s,
                      check.explanation])
@@ -704,6 +704,8 @@ def call_record(session: Session, attempt_id: int) -> CallRecord | None:
         Moment(key, label, getattr(attempt, key), _seconds(dialed_at, getattr(attempt, key)))
         for key, label in _MOMENTS
     ]
+    # In the order they happened (a verdict may come after the connect); moments never reached go last.
+    moments.sort(key=lambda m: (m.at is None, m.at or dialed_at or datetime.min.replace(tzinfo=UTC)))
     notes: list[str] = []
     label = None
     if attempt.disposition:

@@ -370,3 +370,30 @@ def test_the_days_of_the_rolling_window_add_up_to_the_reports_rolling_row(sessio
     assert all(a["end"] == b["start"] for a, b in pairwise(days))
     assert not any(d["partial"] for d in days[1:-1])
     assert all(d["start"].astimezone(ZoneInfo("America/New_York")).hour == 0 for d in days[1:])
+
+
+@pytest.mark.integration
+def test_on_postgresql_the_log_the_record_and_the_days_agree_with_sqlite(pg_url):
+    from campaigns.db import make_engine, make_session_factory
+    from campaigns.models import Base
+
+    engine = make_engine(pg_url)
+    Base.metadata.create_all(engine)
+    try:
+        with make_session_factory(engine)() as session:
+            floor = seed(session)
+            session.commit()
+            a = floor.attempt
+            since = (NOW - timedelta(hours=2, minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+
+            assert find(session, outcome="connected") == {a["connected"], a["late"]}
+            assert find(session, **{"from": since}) == {a["abandoned"], a["machine"], a["no_answer"], a["late"]}
+            newest = call_log.search(session, CallFilters())[0]
+            assert newest.id == a["late"] and newest.at is not None and newest.at.tzinfo is not None
+            record = call_log.call_record(session, a["connected"])
+            assert record is not None and record.two_seconds.status == "met"
+            assert record.decision is not None and record.decision.id == floor.decision["allowed"]
+            days = call_log.daily_abandonment(session, floor.campaign["spring"], NOW, ZoneInfo("Europe/London"))
+            assert (sum(d["live_answers"] for d in days), sum(d["abandoned"] for d in days)) == (3, 1)
+    finally:
+        engine.dispose()

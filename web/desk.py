@@ -363,6 +363,16 @@ def _list_name(campaign_id: int | None) -> str:
     return "company" if campaign_id is None else f"campaign {campaign_id}"
 
 
+def _list_label(session: Session) -> Callable[[int | None], str]:
+    """How a page names a list: the company's, or the campaign's by its name."""
+    names: dict[int, str] = {row.id: row.name for row in session.execute(select(Campaign.id, Campaign.name))}
+
+    def label(campaign_id: int | None) -> str:
+        return "company" if campaign_id is None else f"campaign: {names.get(campaign_id, campaign_id)}"
+
+    return label
+
+
 def _dnc_page(status: int = 200, *, errors: dict[str, str] | None = None, form: Mapping[str, str] | None = None,
               upload: dict[str, Any] | None = None) -> ResponseReturnValue:
     session = get_session()
@@ -394,7 +404,7 @@ def _dnc_page(status: int = 200, *, errors: dict[str, str] | None = None, form: 
         "desk/dnc.html", changes=changes, entries=entries, searched=searched, total=total, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), zone=zone, when=_when(zone), errors=errors, args=args,
         form=form or {}, campaigns=_campaigns(session), sources=dnc_store.DNC_SOURCES, upload=upload,
-        listed=listed, company=company, query=query_args, list_name=_list_name,
+        listed=listed, company=company, query=query_args, list_name=_list_label(session),
         max_rows=UPLOAD_MAX_ROWS, max_mb=UPLOAD_MAX_BYTES // (1024 * 1024),
     ), status
 
@@ -632,7 +642,7 @@ def audit() -> ResponseReturnValue:
         "desk/audit.html", events=events, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
         error=error, args=args, query=query_args, zone=zone, when=_when(zone), kinds=kinds,
         campaigns=_campaigns(session), verification=verification, verified_scope=scope,
-        stamp=format_time(datetime.now(UTC)),
+        stamp=_when(zone)(datetime.now(UTC)),
     ), 400 if error else 200
 
 
