@@ -459,3 +459,23 @@ def test_a_warm_transfer_brings_the_colleague_in_first_and_a_cold_one_then_hands
         assert engine.board.get("amy").call_id != call_id
     finally:
         process.shutdown()
+
+
+def test_a_supervisor_transfers_an_agents_call_from_the_floor_and_a_bad_target_is_named(web: WebRig) -> None:
+    cid = new_campaign(web)
+    publish_live(web, cid, agents_now())
+    client = web.client("supervisor")
+    token = csrf_token(client, f"/floor/{cid}")
+    page = client.get(f"/floor/{cid}").get_data(as_text=True)
+    assert 'class="transfer-form"' in page
+    answer = client.post(f"/floor/{cid}/agents/alice/transfer", json={"to": "bob", "mode": "warm"},
+                         headers={"X-CSRFToken": token})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [(_, command)] = read_commands(redis_of(web), cid)
+    assert command == Command("transfer", "alice", {"to": "bob", "mode": "warm", "by": "sam"})
+    bad = client.post(f"/floor/{cid}/agents/alice/transfer", json={"to": "+1 555", "mode": "cold"},
+                      headers={"X-CSRFToken": token})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "to"
+    idle = client.post(f"/floor/{cid}/agents/bob/transfer", json={"to": "alice", "mode": "cold"},
+                       headers={"X-CSRFToken": token})
+    assert idle.status_code == 409

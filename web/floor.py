@@ -447,18 +447,20 @@ def monitor_call(campaign_id: int, agent_id: str) -> ResponseReturnValue:
 
 @bp.post("/floor/<int:campaign_id>/agents/<agent_id>/transfer")
 def transfer_call(campaign_id: int, agent_id: str) -> ResponseReturnValue:
+    """Cold (hand over) or warm (bring the colleague in first) transfer of an agent's call, to an agent or number."""
     if _campaign_or_404(get_session(), campaign_id) is None:
         return _not_found(campaign_id)
     body = _body()
     agent = _live_agent(campaign_id, agent_id)
     if agent is None or agent.get("state") != "on_call":
         return _refused(campaign_id, 409, f"agent {agent_id} is not on a call", "agent_id")
+    mode, to = str(body.get("mode") or "cold"), str(body.get("to") or "")
     try:
-        transfer(resources().redis, campaign_id, agent_id, str(body.get("to") or ""), str(body.get("mode") or ""),
-                 by=current_user.username)
+        transfer(resources().redis, campaign_id, agent_id, to, mode, by=current_user.username)
     except SupervisionError as error:
         return _refused(campaign_id, 400, error.message, error.field)
-    return _done(campaign_id, f"{str(body.get('mode')).capitalize()} transfer of {agent_id}'s call asked.")
+    what = "brought into the call first" if mode == "warm" else "handed the call"
+    return _done(campaign_id, f"{agent_id}'s customer: {to.strip()} is being {what}.", {"mode": mode})
 
 
 @bp.post("/floor/<int:campaign_id>/help/<agent_id>/done")

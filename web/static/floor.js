@@ -29,13 +29,20 @@
     if (a.state !== "on_call") return "";
     const buttons = ["listen", "whisper", "barge"].map((m) =>
       `<button type="button" class="small-button" data-action="monitor" data-mode="${m}" data-agent="${esc(a.agent_id)}">${m[0].toUpperCase() + m.slice(1)}</button>`).join(" ");
+    const transfer = `<details class="transfer"><summary class="small">Transfer…</summary>
+      <form class="transfer-form" data-agent="${esc(a.agent_id)}"><input name="to" placeholder="agent id or +1 number" required aria-label="Transfer to">
+      <select name="mode" aria-label="Transfer mode"><option value="cold">Cold</option><option value="warm">Warm (consult first)</option></select>
+      <button type="submit" class="small-button">Transfer</button></form></details>`;
     const who = a.monitor ? `<div class="small muted">${esc(a.monitor.by)} ${a.monitor.mode === "barge" ? "barged in" : esc(a.monitor.mode) + "ing"}</div>` : "";
-    return buttons + who;
+    return buttons + transfer + who;
   }
 
   function renderAgents(agents) {
     const body = document.getElementById("agents-body");
     if (!body) return;
+    // Someone is typing a transfer target or has a menu open: leave the rows alone this second.
+    if (body.contains(document.activeElement) && document.activeElement.tagName !== "BUTTON") return;
+    if (body.querySelector("details[open]")) return;
     if (!agents.length) {
       body.innerHTML = '<tr class="empty-row"><td colspan="5" class="empty">No agent is logged in.</td></tr>';
       return;
@@ -133,6 +140,22 @@
       say(error.message, true);
     } finally {
       button.disabled = false;
+    }
+  });
+
+  root.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form.transfer-form");
+    if (!form) return;
+    event.preventDefault();
+    const agent = form.dataset.agent;
+    const data = new FormData(form);
+    try {
+      const answer = await window.dialer.post(`${base}/agents/${encodeURIComponent(agent)}/transfer`,
+        { to: String(data.get("to") || ""), mode: String(data.get("mode") || "cold") });
+      say(answer.message, false);
+      form.closest("details").open = false;
+    } catch (error) {
+      say(error.message, true);
     }
   });
 
