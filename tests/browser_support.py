@@ -99,6 +99,7 @@ class DemoApp:
     process: subprocess.Popen[bytes]
     campaign_id: int
     campaign_name: str
+    contacts: int  # imported into the demo's list
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -148,9 +149,10 @@ def _wait_for_demo(process: subprocess.Popen[bytes], log: Path, database_url: st
         if process.poll() is not None:
             raise AssertionError(f"dialer demo exited with {process.returncode}:\n{text[-3000:]}")
         url = re.search(r"running at (http://[\d.]+:\d+)/", text)
-        campaign = re.search(r"Campaign '([^']+)' \(id (\d+)\)", text)
+        campaign = re.search(r"Campaign '([^']+)' \(id (\d+)\) is dialing ([\d,]+) made-up contacts", text)
         if url and campaign and _healthy(url.group(1)):
-            return DemoApp(url.group(1), database_url, log, process, int(campaign.group(2)), campaign.group(1))
+            return DemoApp(url.group(1), database_url, log, process, int(campaign.group(2)), campaign.group(1),
+                           int(campaign.group(3).replace(",", "")))
         time.sleep(0.3)
     raise AssertionError(f"dialer demo did not come up within 120 s:\n{log.read_text(errors='replace')[-3000:]}")
 
