@@ -130,14 +130,23 @@ class Group:
     rss_mb: list[float] = field(default_factory=list)
     members_n: list[int] = field(default_factory=list)
     busiest_member: list[float] = field(default_factory=list)  # % of one core of its busiest process
+    stamp: float | None = None
 
-    def sample(self, seconds: float) -> None:
+    def sample(self) -> None:
+        """Add one row: CPU since this group's last sample (each group on its own interval), memory now."""
         import psutil
 
+        now = time.monotonic()
+        seconds = max(1e-3, now - (self.stamp if self.stamp is not None else now - 1.0))
+        self.stamp = now
         total = busiest = 0.0
         rss = 0
         seen: dict[int, float] = {}
-        for pid in self.members():
+        try:
+            pids = list(self.members())
+        except Exception:  # a failed look-up is a second with nothing counted, never a dead sampler
+            pids = []
+        for pid in pids:
             try:
                 process = psutil.Process(pid)
                 times = process.cpu_times()
@@ -183,18 +192,15 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         import psutil
 
-        last_cpu = psutil.cpu_times()
-        last = time.monotonic()
+        last_cpu, last = psutil.cpu_times(), time.monotonic()
         while not self.stop.wait(max(0.0, last + 1.0 - time.monotonic())):
-            now = time.monotonic()
-            seconds = now - last
-            last = now
-            for group in self.groups:
-                group.sample(seconds)
-            cpu = psutil.cpu_times()
+            cpu, now = psutil.cpu_times(), time.monotonic()
+            seconds, last = now - last, now
             busy = sum(getattr(cpu, k, 0.0) - getattr(last_cpu, k, 0.0) for k in BUSY_FIELDS)
             steal = getattr(cpu, "steal", 0.0) - getattr(last_cpu, "steal", 0.0)
             last_cpu = cpu
+            for group in self.groups:
+                group.sample()
             row: dict[str, Any] = {"t": time.time(), "machine_busy_pct": 100.0 * busy / seconds,
                                    "steal_pct": 100.0 * steal / seconds, "load1": os.getloadavg()[0]}
             with contextlib.suppress(Exception):
@@ -282,6 +288,125 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
             "talk_mean_s": args.talk_s, "talk_cv": 0.5, "wrap_fixed_s": 3.0, "wrap_exp_mean_s": 3.0}
 
 
+def agent_tokens(db_url: str, n: int) -> list[str]:
+    """An agent account with an API token for each bot agent, so that each can hold its console open.
+
+    One password hash serves every account: the bench never signs in with a
+    password, and hashing 500 of them would take minutes.
+    """
+    from werkzeug.security import generate_password_hash
+
+    from campaigns.account_models import User
+    from campaigns.accounts import issue_token
+    from campaigns.carrier_bots import bot_agent_ids
+    from campaigns.db import make_engine, make_session_factory
+
+    db = make_engine(db_url)
+    hashed = generate_password_hash(secrets.token_urlsafe(16))
+    tokens = []
+    with make_session_factory(db)() as session, session.begin():
+        for agent in bot_agent_ids(n):
+            user = User(username=agent, display_name=agent, password_hash=hashed, role="agent", agent_login=agent,
+                        active=True)
+            session.add(user)
+            session.flush()
+            tokens.append(issue_token(session, user, "load bench console").token)
+    db.dispose()
+    return tokens
+
+
+class Consoles(threading.Thread):
+    """The agents' consoles: one open Server-Sent Events stream of ``/agent/events`` per agent, read on one thread.
+
+    Each stream holds a thread of the web app for as long as it is open, and
+    the web app polls Redis for it every 0.3 s: on a real floor every agent
+    has one open.  For every ``state`` event the delay from the agent's state
+    change (its ``since``) to the event's arrival here is kept.
+    """
+
+    def __init__(self, web_url: str, campaign_id: int, tokens: list[str], *, per_s: float = 50.0) -> None:
+        super().__init__(daemon=True)
+        self.per_s = per_s  # agents sign in over a few seconds, not all in the same instant
+        host, port = web_url.removeprefix("http://").split(":")
+        self.address = (host, int(port))
+        self.path = f"/agent/events?campaign_id={campaign_id}"
+        self.tokens = tokens
+        self.stop = threading.Event()
+        self.opened = threading.Event()
+        self.statuses: Counter[str] = Counter()
+        self.open_streams = 0
+        self.closed = 0
+        self.events = 0
+        self.delays: list[tuple[float, float]] = []  # (arrival, seconds since the state change)
+
+    def _connect(self, token: str) -> Any:
+        import socket
+
+        sock = socket.create_connection(self.address, timeout=30)
+        sock.sendall((f"GET {self.path} HTTP/1.1\r\nHost: {self.address[0]}\r\nAccept: text/event-stream\r\n"
+                      f"Authorization: Bearer {token}\r\n\r\n").encode())
+        sock.setblocking(False)
+        return sock
+
+    def run(self) -> None:
+        import selectors
+
+        selector = selectors.DefaultSelector()
+        buffers: dict[Any, bytes] = {}
+        waiting = list(self.tokens)
+        began = time.monotonic()
+        while not self.stop.is_set():
+            due = min(len(self.tokens), int((time.monotonic() - began) * self.per_s) + 1)
+            while waiting and len(self.tokens) - len(waiting) < due:
+                try:
+                    sock = self._connect(waiting.pop(0))
+                except OSError as error:
+                    self.statuses[type(error).__name__] += 1
+                    continue
+                selector.register(sock, selectors.EVENT_READ)
+                buffers[sock] = b""
+            if not waiting:
+                self.opened.set()
+            for key, _ in selector.select(0.05 if waiting else 0.5):
+                sock = key.fileobj
+                try:
+                    data = sock.recv(65536)  # type: ignore[union-attr]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    selector.unregister(sock)
+                    sock.close()  # type: ignore[union-attr]
+                    self.closed += 1
+                    continue
+                self._read(sock, buffers[sock] + data, buffers)
+            self.open_streams = len(selector.get_map())
+        for key in list(selector.get_map().values()):
+            key.fileobj.close()  # type: ignore[union-attr]
+
+    def _read(self, sock: Any, data: bytes, buffers: dict[Any, bytes]) -> None:
+        if data.startswith(b"HTTP/"):
+            head, _, data = data.partition(b"\r\n\r\n")
+            self.statuses[head.split(b" ", 2)[1].decode()] += 1
+        *blocks, rest = data.split(b"\n\n")
+        buffers[sock] = rest
+        now = time.time()
+        for block in blocks:
+            # Chunked transfer: a chunk's size line may precede the event; only the event's lines count.
+            lines = block.split(b"\n")
+            name = next((ln[7:].strip() for ln in lines if ln.startswith(b"event: ")), None)
+            if name is None:
+                continue
+            self.events += 1
+            payload = next((ln[6:] for ln in lines if ln.startswith(b"data: ")), None)
+            if name == b"state" and payload:
+                with contextlib.suppress(ValueError, TypeError):
+                    since = json.loads(payload).get("since")
+                    if since is not None and now - float(since) < 60:
+                        self.delays.append((now, now - float(since)))
+
+
 def make_campaign(db_url: str, args: argparse.Namespace, contacts: int, place: tuple[str, str, str | None, str],
                   workdir: Path) -> int:
     from sqlalchemy import update
@@ -318,8 +443,9 @@ def make_campaign(db_url: str, args: argparse.Namespace, contacts: int, place: t
 
 def stats(values: list[float]) -> dict[str, float | int | None]:
     if not values:
-        return {"n": 0, "mean": None, "p50": None, "p95": None, "p99": None, "max": None}
-    return {"n": len(values), "mean": round(statistics.fmean(values), 2), "p50": round(tw.pct(values, 50) or 0, 2),
+        return {"n": 0, "mean": None, "min": None, "p50": None, "p95": None, "p99": None, "max": None}
+    return {"n": len(values), "mean": round(statistics.fmean(values), 2), "min": round(min(values), 2),
+            "p50": round(tw.pct(values, 50) or 0, 2),
             "p95": round(tw.pct(values, 95) or 0, 2), "p99": round(tw.pct(values, 99) or 0, 2),
             "max": round(max(values), 2)}
 
@@ -443,25 +569,28 @@ def bottleneck(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, A
 
     Each part is set against what it can use: one core for a single Python or
     Redis process (the dialer's loop for one campaign cannot be split), the 1 s
-    beat for the dialer's tick, every core for PostgreSQL and for the stack on
-    one machine.  Load grows all of them in proportion, so the highest share is
-    the first bottleneck and ``1 / share`` the headroom.  Work of other people
-    on the machine is reported beside, not ranked: it is contention, not load.
+    beat for the dialer's tick, every core of the machine for PostgreSQL and
+    for the whole stack on one machine.  Load grows them all in proportion, so
+    the highest share saturates first and ``1 / share`` is the headroom.  Two
+    answers: on this one machine, and of the stack itself (the parts that more
+    web or RQ workers, or more hosts, do not relieve).  Other people's work on
+    the machine is reported beside, not ranked: it is contention, not load.
     """
     cpus = figures["machine"]["cpus"]
     procs = figures["processes"]
     loop = figures["dialer_loop"]
     ranking: list[dict[str, Any]] = []
 
-    def add(what: str, use: float | None, evidence: str) -> None:
+    def add(what: str, use: float | None, evidence: str, *, scales_out: bool | None) -> None:
         if use is not None:
             ranking.append({"what": what, "use": round(use, 3), "headroom_x": round(1 / use, 1) if use else None,
-                            "evidence": evidence})
+                            "scales_out": scales_out, "evidence": evidence})
 
     machine = figures["machine_cpu"]
-    add(f"the machine's {cpus} cores (the whole stack on one machine)", machine["ours_pct_mean"] / (100 * cpus),
-        f"this stack used {machine['ours_pct_mean']:.0f}% of {cpus * 100}% (other work on the machine: "
-        f"{machine['others_pct_mean']:.0f}%)")
+    add(f"the machine's {cpus} cores, with the whole stack on them", machine["product_pct_mean"] / (100 * cpus),
+        f"the stack used {machine['product_pct_mean']:.0f}% of {cpus * 100}% (the stand-in and the bench "
+        f"{machine['harness_pct_mean']:.0f}%, other work on the machine {machine['others_pct_mean']:.0f}%)",
+        scales_out=None)
     for name, p in procs.items():
         if not p["product"] or p["cpu_pct_of_a_core"]["mean"] is None:
             continue
@@ -469,16 +598,16 @@ def bottleneck(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, A
         if name.startswith("PostgreSQL"):
             every = p["cpu_pct_of_a_core"]
             add("PostgreSQL", every["mean"] / (100 * cpus),
-                f"its backends used {every['mean']:.0f}% of a core (p95 {every['p95']:.0f}%)")
+                f"{every['mean']:.0f}% of a core (p95 {every['p95']:.0f}%)", scales_out=False)
         elif name.startswith("dialer"):
             busy = sum(loop.get(f"{k}_busy_share", 0.0) for k in ("tick", "pump", "publish"))
-            use = max(one["mean"] / ONE_CORE, busy)
-            add("the dialer's loop (one process per campaign)", use,
-                f"{one['mean']:.0f}% of a core (p95 {one['p95']:.0f}%); its loop spent {100 * busy:.0f}% of the "
-                f"wall time in ticks, bus pumps and publishes")
+            add("the dialer's loop (one process per campaign)", max(one["mean"] / ONE_CORE, busy),
+                f"{one['mean']:.0f}% of a core (p95 {one['p95']:.0f}%); the loop spent {100 * busy:.0f}% of the "
+                f"wall time in ticks, bus pumps and publishes", scales_out=False)
         else:
             add(name, one["mean"] / ONE_CORE,
-                f"busiest process at {one['mean']:.0f}% of a core on average (p95 {one['p95']:.0f}%)")
+                f"busiest process at {one['mean']:.0f}% of a core on average (p95 {one['p95']:.0f}%)",
+                scales_out=not name.startswith("Redis"))
     tick = loop.get("tick_ms", {})
     if tick.get("p99") is not None:
         whole = loop.get("tick_busy_share") or 1.0
@@ -488,7 +617,7 @@ def bottleneck(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, A
                                             ("tick_fetch_leads", "fetching leads")))
         add("the dialer's tick against its 1 s beat", tick["p99"] / 1000,
             f"tick p50 {tick['p50']:.0f} ms, p99 {tick['p99']:.0f} ms (p99 by minute "
-            f"{loop['tick_p99_ms_by_minute']}); of the tick's time: {parts}")
+            f"{loop['tick_p99_ms_by_minute']}); of the tick's time: {parts}", scales_out=False)
     ranking.sort(key=lambda r: -r["use"])
     notes = []
     reached = figures["stand_in"]["calls_requested_per_s"]["mean"] or 0.0
@@ -500,7 +629,39 @@ def bottleneck(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, A
     if machine["busy_pct"]["mean"] is not None and machine["busy_pct"]["mean"] >= 0.9 * 100 * cpus:
         notes.append(f"the machine was {machine['busy_pct']['mean']:.0f}% busy of {100 * cpus}%: latencies include "
                      "waiting for a core")
-    return {"first": ranking[0] if ranking else None, "ranking": ranking, "notes": notes}
+    stack = [r for r in ranking if r["scales_out"] is False]
+    failures = failures_seen(figures, args)
+    if failures:
+        # Something already broke at this load: that, not the busiest part, is the first bottleneck.
+        first = {"what": f"what broke at this load: {failures[0]}", "use": None, "headroom_x": None,
+                 "scales_out": None, "evidence": "; ".join(failures)}
+        return {"on_this_machine": first, "of_the_stack": first, "failures": failures, "ranking": ranking,
+                "notes": notes}
+    return {"on_this_machine": ranking[0] if ranking else None, "of_the_stack": stack[0] if stack else None,
+            "failures": [], "ranking": ranking, "notes": notes}
+
+
+def failures_seen(figures: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """What went wrong during the run: errors the web app logged, consoles cut off, webhooks refused, legs lost."""
+    out = []
+    errors = figures.get("web_errors") or {}
+    if errors:
+        out.append("the web app logged " + ", ".join(f"{n} {name}" for name, n in errors.items()))
+    consoles = figures["consoles"]
+    if consoles["closed_early"]:
+        out.append(f"{consoles['closed_early']} of {consoles['asked']} agents' console streams ended early "
+                   f"(at least {consoles['open']['min']:.0f} open in the window)" if consoles["open"]["min"] is not None
+                   else f"{consoles['closed_early']} agents' console streams ended early")
+    bad = {k: v for k, v in consoles["http_statuses"].items() if k != "200"}
+    if bad:
+        out.append(f"agents' consoles refused: {bad}")
+    failed = figures["stand_in"]["webhooks"]["failed"]
+    if failed:
+        out.append(f"webhooks failed in the window: {failed}")
+    legs = figures["stand_in"]["agent_legs_up"]["mean"] or 0
+    if legs < args.agents - 0.5:
+        out.append(f"only {legs:.0f} of the {args.agents} agents' legs were up (their TwiML requests failed)")
+    return out
 
 
 # ---------------------------------------------------------------------------------- main
@@ -528,12 +689,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pacer", default="ratio:8", help="the campaign's pacer")
     parser.add_argument("--max-dial-level", type=float, default=4.0)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=16)
+    parser.add_argument("--web-threads", type=int, default=None,
+                        help="threads per web worker (default: enough for every console plus 32 each)")
+    parser.add_argument("--consoles", type=int, default=None,
+                        help="agents' consoles held open on /agent/events (default: one per agent)")
     parser.add_argument("--no-rq-worker", action="store_true", help="do not start python worker.py")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (their folder is printed)")
     args = parser.parse_args(argv)
     if args.warmup_s is None:
         args.warmup_s = min(120.0, round(args.run_s * 0.4))
+    if args.consoles is None:
+        args.consoles = args.agents
+    if args.web_threads is None:
+        args.web_threads = math.ceil(args.consoles / args.web_workers) + 32
     if args.carrier_cps is None:
         args.carrier_cps = args.cps * 1.2
     if not 0 <= args.warmup_s < args.run_s - 10:
@@ -569,8 +738,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_schema(db_url)
         began = time.monotonic()
         cid = make_campaign(db_url, args, contacts, place, workdir)
-        print(f"campaign {cid}: {contacts} contacts in {time.monotonic() - began:.0f} s; stack starting ...",
-              file=sys.stderr)
+        tokens = agent_tokens(db_url, args.consoles)
+        print(f"campaign {cid}: {contacts} contacts and {len(tokens)} agent accounts in "
+              f"{time.monotonic() - began:.0f} s; stack starting ...", file=sys.stderr)
         world_path = workdir / "world.json"
         world_path.write_text(json.dumps(world(args)))
         account, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
@@ -595,6 +765,9 @@ def main(argv: list[str] | None = None) -> int:
                                       "--worker-class", "gthread", *private, "web:create_app()"], env)
         worker = None if args.no_rq_worker else processes.start("worker", [sys.executable, "worker.py"], env)
         tw.wait_for(lambda: urllib.request.urlopen(f"{web_url}/healthz", timeout=2).status == 200, 60, "the web app")
+        consoles = Consoles(web_url, cid, tokens)
+        consoles.start()
+        consoles.opened.wait(60)
 
         redis_pid = int(client.info("server")["process_id"])
         groups = [
@@ -604,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
                   lambda: backend_pids(admin, database), single_core=False),
             Group("Redis", True, lambda: [redis_pid] if psutil.pid_exists(redis_pid) else []),
             Group("Twilio stand-in", False, tree(fake.pid)),
-            Group("bench sampler", False, lambda: [os.getpid()]),
+            Group("bench (sampler, the agents' consoles)", False, lambda: [os.getpid()]),
         ]
         if worker is not None:
             groups.insert(2, Group("RQ worker", True, tree(worker.pid), single_core=False))
@@ -617,7 +790,8 @@ def main(argv: list[str] | None = None) -> int:
             with admin.connect() as conn:
                 n = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"),
                                  {"d": database}).scalar_one()
-            return {"pg_connections": int(n), "redis_clients": int(client.info("clients")["connected_clients"])}
+            return {"pg_connections": int(n), "redis_clients": int(client.info("clients")["connected_clients"]),
+                    "consoles_open": consoles.open_streams, "console_events": consoles.events}
 
         probe_path = workdir / "dialer-timings.json"
         print(f"dialing: {args.cps:g} calls/s, {args.agents} bot agents, {args.run_s:g} s "
@@ -641,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
         dialer.wait(120)
         sampler.stop.set()
         sampler.join(5)
+        consoles.stop.set()
+        consoles.join(5)
         redis_final = redis_snapshot(client)
         events_len = int(client.xlen(f"dialer:events:{cid}"))
         print("reading the stand-in's record ...", file=sys.stderr)
@@ -653,8 +829,12 @@ def main(argv: list[str] | None = None) -> int:
         steady = in_window(rows, window_start, window_end)
         rows_t = [r["t"] for r in rows]
         processes_fig = process_figures(groups, rows_t, window_start, window_end)
-        ours = [sum(g.cpu[i] for g in groups if i < len(g.cpu)) for i, r in enumerate(rows)
-                if window_start <= r["t"] <= window_end]
+
+        def mean_cpu(chosen: list[Group]) -> float:
+            """Mean CPU of the chosen groups together over the window, in % of one core."""
+            kept = [i for i, r in enumerate(rows) if window_start <= r["t"] <= window_end]
+            return statistics.fmean(sum(g.cpu[i] for g in chosen if i < len(g.cpu)) for i in kept) if kept else 0.0
+
         busy = [r["machine_busy_pct"] for r in steady]
         live_rows = [r["live"] for r in steady if r.get("live")]
 
@@ -672,9 +852,10 @@ def main(argv: list[str] | None = None) -> int:
                         "redis": client.info("server")["redis_version"]},
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "window_s": round(window_end - window_start, 1),
-            "machine_cpu": {"busy_pct": stats(busy), "ours_pct_mean": statistics.fmean(ours) if ours else 0.0,
-                            "others_pct_mean": max(0.0, statistics.fmean(busy) - statistics.fmean(ours))
-                            if busy and ours else 0.0,
+            "machine_cpu": {"busy_pct": stats(busy),
+                            "product_pct_mean": mean_cpu([g for g in groups if g.product]),
+                            "harness_pct_mean": mean_cpu([g for g in groups if not g.product]),
+                            "others_pct_mean": max(0.0, statistics.fmean(busy) - mean_cpu(groups)) if busy else 0.0,
                             "steal_pct_mean": statistics.fmean(r["steal_pct"] for r in steady) if steady else 0.0,
                             "load1_mean": statistics.fmean(r["load1"] for r in steady) if steady else 0.0},
             "processes": processes_fig,
@@ -704,8 +885,18 @@ def main(argv: list[str] | None = None) -> int:
             "redis_memory_mb": {"start": redis_before["used_memory_mb"], "end": redis_final["used_memory_mb"],
                                 "events_stream_entries": events_len},
             "redis_clients": stats([float(r["redis_clients"]) for r in steady if "redis_clients" in r]),
+            "consoles": {
+                "asked": args.consoles, "http_statuses": dict(consoles.statuses), "closed_early": consoles.closed,
+                "open": stats([float(r["consoles_open"]) for r in steady if "consoles_open" in r]),
+                "events_per_s": round((steady[-1]["console_events"] - steady[0]["console_events"])
+                                      / max(1.0, steady[-1]["t"] - steady[0]["t"]), 1)
+                if len(steady) > 1 and "console_events" in steady[0] and "console_events" in steady[-1] else None,
+                "state_change_to_console_ms": stats([1000 * d for t, d in consoles.delays
+                                                     if window_start <= t <= window_end]),
+            },
             "run": {k: twilio[k] for k in ("calls_placed", "attempts_in_database", "connected", "abandoned")},
         }
+        figures["web_errors"] = logged_errors(workdir / "web.log")
         figures["bottleneck"] = bottleneck(figures, args)
     finally:
         processes.close()
@@ -718,7 +909,10 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(Exception):
             admin.dispose()
         drop_database()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep_logs:
+            print(f"logs of the processes: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     print_table(figures)
     if args.out is not None:
@@ -733,6 +927,27 @@ def backend_pids(admin: Any, database: str) -> list[int]:
         return [int(p) for p in conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
                                                   "OR backend_type NOT IN ('client backend', 'autovacuum worker')"),
                                              {"d": database})]
+
+
+def logged_errors(log: Path) -> dict[str, int]:
+    """What the web app logged as errors, by the exception that ended each (the last line of a traceback)."""
+    if not log.exists():
+        return {}
+    found: Counter[str] = Counter()
+    in_traceback = False
+    last = ""
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True  # a chained traceback goes on; its last exception is the one that counts
+        elif in_traceback and line.startswith("["):  # the next entry of the log
+            found[last.split(":", 1)[0] or "unknown"] += 1
+            in_traceback = False
+        elif in_traceback and line.strip() and not line.startswith(" ") and not line.startswith(
+                ("During handling", "The above exception")):
+            last = line
+    if in_traceback:
+        found[last.split(":", 1)[0] or "unknown"] += 1
+    return dict(found.most_common())
 
 
 def server_version(admin: Any) -> str:
@@ -787,9 +1002,16 @@ def print_table(f: dict[str, Any]) -> None:
         ("  top", ", ".join(f"{k} {v:g}" for k, v in f["redis_per_call"]["top"].items())),
         ("Redis memory start / end (MB)", f"{f['redis_memory_mb']['start']} / {f['redis_memory_mb']['end']}"),
         ("PostgreSQL connections (max)", num(f["database_connections"]["max"])),
-        ("machine busy (% of one core, mean; ours / others)",
-         f"{num(f['machine_cpu']['busy_pct']['mean'])} ({num(f['machine_cpu']['ours_pct_mean'])} / "
-         f"{num(f['machine_cpu']['others_pct_mean'])})"),
+        ("agents' consoles open (min) / HTTP statuses",
+         f"{num(f['consoles']['open']['min'])} of "
+         f"{f['consoles']['asked']} / {f['consoles']['http_statuses']}"),
+        ("web app errors logged (by exception)", str(f["web_errors"] or "none")),
+        ("agent's state change -> console p50 / p99 (ms)",
+         f"{num(f['consoles']['state_change_to_console_ms']['p50'])} / "
+         f"{num(f['consoles']['state_change_to_console_ms']['p99'])}"),
+        ("machine busy, % of one core (stack / stand-in and bench / other work)",
+         f"{num(f['machine_cpu']['busy_pct']['mean'])} ({num(f['machine_cpu']['product_pct_mean'])} / "
+         f"{num(f['machine_cpu']['harness_pct_mean'])} / {num(f['machine_cpu']['others_pct_mean'])})"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
@@ -803,8 +1025,13 @@ def print_table(f: dict[str, Any]) -> None:
     print("\nshare of its own limit this load uses (highest first)")
     for r in b["ranking"]:
         print(f"  {100 * r['use']:5.1f}%  {r['what']}: {r['evidence']}")
-    if b["first"]:
-        print(f"first bottleneck: {b['first']['what']} (headroom about {b['first']['headroom_x']}x)")
+    for failure in b.get("failures", []):
+        print(f"failure: {failure}")
+    for key, where in (("on_this_machine", "on this machine"), ("of_the_stack", "of the stack (not relieved by "
+                                                                               "more web or RQ workers or hosts)")):
+        if b[key]:
+            headroom = f" (headroom about {b[key]['headroom_x']}x)" if b[key]["headroom_x"] else ""
+            print(f"first bottleneck {where}: {b[key]['what']}{headroom}")
     for note in b["notes"]:
         print(f"note: {note}")
 
