@@ -247,8 +247,8 @@ def _where(query: Select[Any], filters: CallFilters) -> Select[Any]:
         query = query.where(_outcome_condition(filters.outcome))
     if filters.agent_id is not None:
         query = query.where(CallAttempt.agent_id == filters.agent_id)
-    if filters.disposition is not None:
-        query = query.where(CallAttempt.disposition == filters.disposition)
+    if filters.disposition is not None:  # codes are matched whatever their case: "sale" finds SALE
+        query = query.where(func.upper(CallAttempt.disposition) == filters.disposition)
     return query
 
 

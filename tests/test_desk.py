@@ -375,3 +375,30 @@ def test_a_bad_audit_filter_names_its_field(officer, floor):
 
     assert response.status_code == 400
     assert 'data-field="attempt"' in response.get_data(as_text=True)
+
+
+def test_the_kept_verification_names_the_officer_and_the_first_bad_row(web, officer, floor):
+    intact = officer.get("/compliance/audit/verification.json").get_json(force=True)
+    with web.sessions()() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.kind == "dnc_add")).one()
+        session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": event.id})
+        session.commit()
+
+    broken = officer.get("/compliance/audit/verification.json").get_json(force=True)
+
+    assert intact["ok"] is True and intact["checked_by"] == "cora" and intact["rows"] == 4
+    assert broken["ok"] is False
+    assert "missing" in broken["first_bad"]["problem"]
+
+
+def test_a_record_opened_from_a_search_leads_back_to_that_search(officer, floor):
+    page = officer.get("/compliance/calls", query_string={"outcome": "connected"}).get_data(as_text=True)
+    link = re.search(r'href="(/compliance/calls/\d+\?[^"]+)"', page)
+    assert link
+
+    record = officer.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    elsewhere = officer.get(f"/compliance/calls/{floor.attempt['late']}",
+                            query_string={"back": "https://example.com/"}).get_data(as_text=True)
+
+    assert 'href="/compliance/calls?outcome=connected"' in record
+    assert "example.com" not in elsewhere

@@ -138,8 +138,10 @@ def calls() -> ResponseReturnValue:
         error = problem
     query = filters.to_args(zone)
     status = 400 if error else 200
+    here: dict[str, Any] = {**query, **({"page": page} if page > 1 else {})}
+    back = url_for("desk.calls", **here)
     return render_template(
-        "desk/calls.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        "desk/calls.html", rows=rows, total=total, page=page, back=back, pages=max(1, -(-total // PAGE_SIZE)),
         error=error, form=args, query=query, zone=zone, when=_when(zone), campaigns=_campaigns(session),
         agents=list(session.scalars(select(Agent).order_by(Agent.login))),
         dispositions=sorted(set(session.scalars(select(DispositionCode.code)))),
@@ -186,8 +188,11 @@ def call(attempt_id: int) -> ResponseReturnValue:
         return found
     reasons = call_log.decision_reasons(found.decision.reasons) if found.decision is not None else []
     payloads = {event.id: call_log.payload_of(event.payload) for event in found.audit_events}
+    back = request.args.get("back") or ""
+    if not back.startswith(url_for("desk.calls")):  # only a search of this log: never a link to elsewhere
+        back = ""
     return render_template("desk/call.html", record=found, a=found.attempt, zone=zone, when=_when(zone),
-                           reasons=reasons, payloads=payloads, back=request.args.get("back") or "")
+                           reasons=reasons, payloads=payloads, back=back)
 
 
 @bp.get("/calls/<int:attempt_id>/record.csv")
@@ -635,7 +640,9 @@ def audit() -> ResponseReturnValue:
     if args.get("verify") and error is None:
         scope = f.get("campaign_id")
         verification = verify_trail(session.connection(), campaign_id=scope)
-    kinds = list(session.scalars(select(AuditEvent.kind).distinct().order_by(AuditEvent.kind)))
+    # Suggestions from the newest events only: a distinct over the whole trail would read every row.
+    recent = select(AuditEvent.kind).order_by(AuditEvent.id.desc()).limit(5000).subquery()
+    kinds = list(session.scalars(select(recent.c.kind).distinct().order_by(recent.c.kind)))
     query_args = {key: value for key, value in args.items() if key not in ("page", "verify") and value}
     zone = f["zone"]
     return render_template(
@@ -644,6 +651,22 @@ def audit() -> ResponseReturnValue:
         campaigns=_campaigns(session), verification=verification, verified_scope=scope,
         stamp=_when(zone)(datetime.now(UTC)),
     ), 400 if error else 200
+
+
+@bp.get("/audit/verification.json")
+def audit_verification() -> ResponseReturnValue:
+    """The verification as a file to keep: when, what was checked, and the result with each chain's head."""
+    session = get_session()
+    try:
+        f = _audit_filters(session, request.args)
+    except FilterError as problem:
+        return error_response(400, problem.message, problem.field)
+    result = verify_trail(session.connection(), campaign_id=f["campaign_id"])
+    body = {"checked_at": format_time(datetime.now(UTC)), "checked_by": current_user.username,
+            "scope": "every chain" if f["campaign_id"] is None else chain_for(f["campaign_id"]), **result.to_dict()}
+    response = Response(json.dumps(body, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="audit-verification-{_stamp()}.json"'
+    return response
 
 
 @bp.get("/audit/export.csv")
