@@ -15,7 +15,8 @@ asked), so the demo dials at any hour without bending the calling-hours rule.
 
 The web app and the dialer share one in-process Redis stand-in
 (``memory://`` unless REDIS_URL names a server) and the database of
-DATABASE_URL.
+DATABASE_URL; on the stand-in, a thread of the demo works the background
+jobs (list imports, scrubs, exports), since no worker process can reach it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ DEMO_SCRIPT = (
     "If not now: offer a callback at a better time.\n"
     "If they ask not to be called again: say you will add them to the do-not-call list, and choose DNC."
 )
+
+# How often the demo's own worker looks for queued jobs (imports, scrubs, exports) on the in-process Redis.
+JOBS_POLL_S = 1.0
 
 # Places must stay inside their calling hours this long to be on the list; when none does, a shorter while.
 LAWFUL_FOR_MINUTES = (90.0, 20.0, 5.0)
@@ -267,8 +271,10 @@ class DemoServer:
         return campaign
 
     def start(self) -> None:
-        """The dialer and the web server, each on a thread of its own."""
+        """The dialer, the web server and (on the in-process Redis) the job worker, each on a thread of its own."""
         self._spawn("demo-dialer", self._run_dialer)
+        if self.settings.redis_in_process:
+            self._spawn("demo-jobs", self._work_jobs)
         self._spawn("demo-web", self.http.serve_forever)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -283,6 +289,36 @@ class DemoServer:
         except Exception:
             log.exception("the demo's dialer stopped with an error")
             self._stop.set()
+
+    def _work_jobs(self) -> None:
+        """Imports, scrubs and exports the web app queues, worked here: no worker process can see memory://.
+
+        A worker in burst mode every ``JOBS_POLL_S``, and the retries whose time
+        has come put back on their queue first (RQ's scheduler does that in a
+        process of its own, which the in-process Redis cannot reach).
+        """
+        from rq import Queue, SimpleWorker
+        from rq.scheduler import RQScheduler
+        from rq.timeouts import TimerDeathPenalty
+
+        from campaigns.jobs import QUEUES
+
+        class ThreadWorker(SimpleWorker):
+            death_penalty_class = TimerDeathPenalty  # signals belong to the main thread: time jobs out by timer
+
+            def _install_signal_handlers(self) -> None:
+                pass
+
+        queues = [Queue(name, connection=self.redis) for name in QUEUES]
+        retries = RQScheduler(list(QUEUES), connection=self.redis)
+        retries.prepare_registries(list(QUEUES))
+        while not self._stop.is_set():
+            try:
+                retries.enqueue_scheduled_jobs()
+                ThreadWorker(queues, connection=self.redis).work(burst=True, logging_level="WARNING")
+            except Exception:
+                log.exception("the demo's job worker failed; it tries again")
+            self._stop.wait(JOBS_POLL_S)
 
     def wait(self, for_s: float | None = None) -> None:
         """Until ``stop`` is called (Ctrl-C, SIGTERM), the dialer fails, or ``for_s`` seconds have passed."""

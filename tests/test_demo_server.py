@@ -23,6 +23,7 @@ from campaigns import accounts
 from campaigns.cli import main
 from campaigns.db import ensure_schema, make_engine, make_session_factory
 from campaigns.demo_server import DEMO_PASSWORD, DemoServer, DemoServerOptions, ensure_demo_accounts
+from campaigns.jobs import enqueue_scrub, get_job
 from campaigns.live_dialer import agents_key
 from campaigns.live_events import Command, publish_command
 from campaigns.models import Agent, CallAttempt, Campaign
@@ -248,3 +249,28 @@ def test_a_person_at_the_console_leaves_the_simulated_agents_alone_and_the_diale
     time.sleep(1.0)
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors == [], [record.getMessage() + (record.exc_text or "") for record in errors]
+
+
+@pytest.mark.slow
+def test_jobs_the_web_app_queues_on_the_in_process_redis_are_worked_by_the_demo_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    ensure_schema(url)
+    # Jobs read the process's settings, as they do in a worker: the demo's are the environment's.
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("REDIS_URL", f"memory://demo-{uuid.uuid4().hex}")
+    get_settings.cache_clear()
+    options = DemoServerOptions(port=0, bot_agents=0, contacts=50, scenario=parse_scenario(QUICK_WORLD),
+                                workdir=tmp_path / "out")
+    server = DemoServer(get_settings(), options)
+    try:
+        campaign = server.prepare()
+        server.start()
+        job_id = enqueue_scrub(server.redis, campaign.campaign_id)
+        done = wait_for("the scrub job to finish",
+                        lambda: (job := get_job(server.redis, job_id)) and job["status"] == "finished" and job, 30)
+        assert done["result"]["kind"] == "scrub"
+    finally:
+        server.close()
+        get_settings.cache_clear()
