@@ -794,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
                     "consoles_open": consoles.open_streams, "console_events": consoles.events}
 
         probe_path = workdir / "dialer-timings.json"
+        redis_idle = redis_snapshot(client)
         print(f"dialing: {args.cps:g} calls/s, {args.agents} bot agents, {args.run_s:g} s "
               f"(figures after {args.warmup_s:g} s) ...", file=sys.stderr)
         dialer = processes.start("dialer", [sys.executable, str(Path(__file__).resolve()), PROBE_COMMAND,
@@ -882,8 +883,13 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ms": round(1000 * (redis_after["cpu_s"] - redis_before["cpu_s"]) / calls_in_window, 3)
                 if calls_in_window else None,
             },
-            "redis_memory_mb": {"start": redis_before["used_memory_mb"], "end": redis_final["used_memory_mb"],
-                                "events_stream_entries": events_len},
+            "redis_memory_mb": {"before_dialing": redis_idle["used_memory_mb"],
+                                "window_start": redis_before["used_memory_mb"], "end": redis_final["used_memory_mb"],
+                                "events_stream_entries": events_len,
+                                # Streams are most of what dialing adds: the growth per entry sizes a full stream.
+                                "bytes_per_event_entry": round((redis_final["used_memory_mb"]
+                                                                - redis_idle["used_memory_mb"]) * 1e6 / events_len)
+                                if events_len else None},
             "redis_clients": stats([float(r["redis_clients"]) for r in steady if "redis_clients" in r]),
             "consoles": {
                 "asked": args.consoles, "http_statuses": dict(consoles.statuses), "closed_early": consoles.closed,
@@ -1000,7 +1006,9 @@ def print_table(f: dict[str, Any]) -> None:
                     for k in ("xact_commit", "tup_inserted", "tup_updated", "tup_fetched"))),
         ("Redis commands per call", num(f["redis_per_call"]["commands"], 1)),
         ("  top", ", ".join(f"{k} {v:g}" for k, v in f["redis_per_call"]["top"].items())),
-        ("Redis memory start / end (MB)", f"{f['redis_memory_mb']['start']} / {f['redis_memory_mb']['end']}"),
+        ("Redis memory before dialing / at the end (MB), per event entry (bytes)",
+         f"{f['redis_memory_mb']['before_dialing']} / {f['redis_memory_mb']['end']}, "
+         f"{num(f['redis_memory_mb']['bytes_per_event_entry'])}"),
         ("PostgreSQL connections (max)", num(f["database_connections"]["max"])),
         ("agents' consoles open (min) / HTTP statuses",
          f"{num(f['consoles']['open']['min'])} of "
