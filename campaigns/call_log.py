@@ -74,7 +74,7 @@ PAGE_SIZE = 50
 SAFE_HARBOUR_S = 2.0
 
 OUTCOMES: dict[str, str] = {
-    "human": "Answered by a person",
+    "human": "Answered by a person (or unclassified)",
     "machine": "Answering machine or fax",
     "no_answer": "No answer",
     "busy": "Busy",

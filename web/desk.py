@@ -37,7 +37,7 @@ from campaigns.services import spoken_number
 from compliance.audit import chain_for, format_time
 from web import get_session, resources
 from web.auth import COMPLIANCE, blueprint_roles, error_response
-from web.charts import Series, line_chart, percent
+from web.charts import Series, bar_chart, line_chart, nice_ceiling, percent
 
 bp = Blueprint("desk", __name__, url_prefix="/compliance")
 blueprint_roles(bp, *COMPLIANCE)
@@ -268,24 +268,30 @@ def abandonment() -> ResponseReturnValue:
     except FilterError as problem:
         flash(f"{problem.field}: {problem.message}", "error")
         return render_template("desk/abandonment.html", error=problem, overview=[], periods=[], days=[],
-                               chosen=None, zone=ZoneInfo("UTC"), when=_when(ZoneInfo("UTC")), chart=None,
+                               chosen=None, zone=ZoneInfo("UTC"), when=_when(ZoneInfo("UTC")), chart=None, volume=None,
                                limit=compliance_reports.ABANDON_LIMIT, query={}), 400
     days = report["days"]
-    chart = None
+    chart = volume = None
     if days:
         labels = [row["day"].strftime("%d %b") for row in days]
         rates = [row["rate"] if row["live_answers"] else None for row in days]
-        top = max([0.04, *(rate for rate in rates if rate is not None)])
+        top = nice_ceiling(max([0.04, *(rate for rate in rates if rate is not None)]))
         chart = line_chart(
             labels,
             [Series("Abandoned / live answers", rates),
              Series("3% limit", [compliance_reports.ABANDON_LIMIT] * len(days), color="#c3262f", dashed=True)],
-            title=f"Daily abandonment rate of {report['chosen'].name}", y_format=percent, y_max=top * 1.1,
-            y_label="abandoned",
+            title=f"Daily abandonment rate of {report['chosen'].name}", y_format=percent, y_max=top,
+            y_label="abandoned", width=960, height=260,
+        )
+        volume = bar_chart(
+            labels,
+            [Series("Live answers", [row["live_answers"] for row in days], color="#1f5eff"),
+             Series("Abandoned", [row["abandoned"] for row in days], color="#c3262f")],
+            title=f"Live answers and abandoned calls per day of {report['chosen'].name}", width=960, height=200,
         )
     zone = report["zone"]
     query = {"campaign": str(report["chosen"].id) if report["chosen"] else "", "tz": zone.key}
-    return render_template("desk/abandonment.html", error=None, chart=chart, when=_when(zone),
+    return render_template("desk/abandonment.html", error=None, chart=chart, volume=volume, when=_when(zone),
                            limit=compliance_reports.ABANDON_LIMIT, query={k: v for k, v in query.items() if v},
                            **report)
 
