@@ -161,27 +161,31 @@ def choose_places(policy: CampaignPolicy, at: datetime, places: Sequence[DemoPla
 def prepare_demo_campaign(
     db: Engine, workdir: Path, *, contacts: int, seed: int, pacer: str, now: datetime | None = None,
 ) -> DemoCampaign:
-    """Create, fill and start the demo campaign; the list holds only places where calling is lawful now."""
+    """Create, fill and start the demo campaign; the list holds only places where calling is lawful now.
+
+    The campaign is created in the same transaction that chooses its places and
+    writes its list, so a demo that cannot dial now leaves no campaign behind.
+    """
     sessions = make_session_factory(db)
     now = now or datetime.now(UTC)
+    workdir.mkdir(parents=True, exist_ok=True)
     with sessions() as session, session.begin():
         account_reports = ensure_demo_accounts(session)
         name = f"Demo floor {now:%Y-%m-%d %H:%M:%S}"
         campaign = create_campaign(
-            session, name=name, caller_id="+12125550100", pacer=pacer, dial_mode="predictive",
+            session, name=name, caller_id="+12125550100", pacer=pacer,
             description="Created by `dialer demo`: a generated list, simulated agents and the simulated carrier.",
         )
         campaign.script = DEMO_SCRIPT
         campaign_id = campaign.id
         policy = CampaignPolicy(campaign_id, CallingWindow.parse(campaign.calling_window), campaign.purpose,
                                 prerecorded=campaign.prerecorded, requires_consent=campaign.requires_consent)
-    places = choose_places(policy, now)
-    workdir.mkdir(parents=True, exist_ok=True)
-    list_path = workdir / f"demo-floor-{campaign_id}.csv"
-    try:
-        write_demo_list(list_path, contacts, seed, places)
-    except ValueError as error:
-        raise DemoError(str(error)) from error
+        places = choose_places(policy, now)
+        list_path = workdir / f"demo-floor-{campaign_id}.csv"
+        try:
+            write_demo_list(list_path, contacts, seed, places)
+        except ValueError as error:
+            raise DemoError(str(error)) from error
     report = import_contacts(sessions, campaign_id, list_path, list_name="demo list",
                              rejects=workdir / f"demo-floor-{campaign_id}-rejects.csv")
     with sessions() as session, session.begin():

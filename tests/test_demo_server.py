@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from sqlalchemy import func, select
 from campaigns import accounts
 from campaigns.cli import main
 from campaigns.db import ensure_schema, make_engine, make_session_factory
-from campaigns.demo_server import DEMO_PASSWORD, DemoServer, DemoServerOptions, ensure_demo_accounts
+from campaigns.demo_server import (
+    DEMO_PASSWORD,
+    DemoError,
+    DemoServer,
+    DemoServerOptions,
+    ensure_demo_accounts,
+    prepare_demo_campaign,
+)
 from campaigns.jobs import enqueue_scrub, get_job
 from campaigns.live_dialer import agents_key
 from campaigns.live_events import Command, publish_command
@@ -274,3 +282,26 @@ def test_jobs_the_web_app_queues_on_the_in_process_redis_are_worked_by_the_demo_
     finally:
         server.close()
         get_settings.cache_clear()
+
+
+def test_a_demo_list_too_big_for_the_places_open_now_is_refused_and_leaves_no_campaign(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    ensure_schema(url)
+    engine = make_engine(url)
+    try:
+        # 11:30 UTC in December: only the UK's drama ranges are open, 5,500 numbers at most.
+        with pytest.raises(DemoError, match="contacts"):
+            prepare_demo_campaign(engine, tmp_path / "out", contacts=6000, seed=1, pacer="predictive",
+                                  now=datetime(2026, 12, 1, 11, 30, tzinfo=UTC))
+        with make_session_factory(engine)() as session:
+            assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+        campaign = prepare_demo_campaign(engine, tmp_path / "out", contacts=300, seed=1, pacer="progressive",
+                                         now=datetime(2026, 12, 1, 11, 30, tzinfo=UTC))
+        assert {place.country for place in campaign.places} == {"44"}
+        assert campaign.report.imported == 301 and campaign.report.rejected == 3
+        with make_session_factory(engine)() as session:
+            row = session.get_one(Campaign, campaign.campaign_id)
+            assert (row.status, row.dial_mode, row.pacer) == ("active", "progressive", "progressive")
+            assert "{first_name}" in row.script
+    finally:
+        engine.dispose()
