@@ -27,9 +27,10 @@ REPORT_AGENTS = 8
 @click.option("--agents", type=click.IntRange(0, 500), default=None,
               help=f"Simulated agents [{SERVER_AGENTS} next to you; {REPORT_AGENTS} with --report].")
 @click.option("--for", "for_s", type=click.FloatRange(0, None), default=None, metavar="SECONDS",
-              help="Stop cleanly after this many seconds. Default: until Ctrl-C.")
+              help="Stop the served demo cleanly after this many seconds. Default: until Ctrl-C.")
 @click.option("--scenario", "scenario_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="The simulated world (answer rates, talk and wrap times) as a scenario JSON file.")
+              default=None, help="The served demo's simulated world (answer rates, talk and wrap times) as a scenario "
+                   "JSON file.")
 @click.option("--contacts", type=click.IntRange(10, 1_000_000), default=1500, show_default=True,
               help="Contacts in the generated list.")
 @click.option("--hours", type=click.FloatRange(0.25, 12), default=3.0, show_default=True,
