@@ -20,9 +20,9 @@ def campaign_by_ref(session: Session, ref: str | int) -> Campaign:
     text = str(ref).strip()
     campaign: Campaign | None = None
     if text.isascii() and text.isdigit():
-        if len(text) <= 19 and int(text) <= MAX_ID:
+        if len(text) <= 10 and int(text) <= MAX_ID:
             campaign = session.get(Campaign, int(text))
-    elif 0 < len(text) <= 200:
+    elif 0 < len(text) <= 200 and "\x00" not in text:
         campaign = session.scalar(select(Campaign).where(Campaign.name == text))
     if campaign is None:
         raise CampaignNotFound(text[:80])

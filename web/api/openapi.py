@@ -212,7 +212,8 @@ def _path_parameters(rule: Any, operation: Operation) -> list[Schema]:
             "type": "string", "minLength": 1}
         schema = operation.path_schemas.get(name, schema)
         params.append({"name": name, "in": "path", "required": True, "schema": schema,
-                       "description": operation.param_descriptions.get(name, name.replace("_", " "))})
+                       "description": operation.param_descriptions.get(name, name.replace("_", " ")),
+                       "example": schema.get("example", 1 if schema["type"] == "integer" else "1")})
     return params
 
 
