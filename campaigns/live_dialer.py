@@ -46,7 +46,7 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine as Database
 from sqlalchemy import and_, func, select
@@ -66,6 +66,8 @@ from campaigns.store import (
     SqlRecorder,
     recover_interrupted_attempts,
 )
+from campaigns.supervision import COMMANDS as SUPERVISION_COMMANDS
+from campaigns.supervision import FloorControls, SupervisionError
 from compliance.gate import CallingWindow, CampaignPolicy, Decision, DialTarget, default_gate
 from dialer.agents import AgentMove, AgentState, AgentStateError
 from dialer.calls import Call
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
 
     from campaigns.carrier_bots import CarrierBots
     from campaigns.settings import Settings
+    from dialer.carrier import ConferenceControls
 
 log = logging.getLogger(__name__)
 
@@ -874,12 +877,24 @@ class CampaignRun:
                 engine.hangup(agent, disposition=None if disposition is None else str(disposition),
                               wrap=bool(args.get("wrap", True)))
             elif command.name == "wrap_done":
-                then_pause = args.get("then_pause")
+                then_pause, callback_at = args.get("then_pause"), args.get("callback_at")
+                if not isinstance(callback_at, int | float) or isinstance(callback_at, bool):
+                    callback_at = None  # epoch seconds or nothing: a malformed command must not stop the bus
                 engine.wrap_done(agent, str(args.get("disposition") or "NI"), notes=str(args.get("notes") or ""),
-                                 then_pause=None if then_pause is None else str(then_pause))
+                                 then_pause=None if then_pause is None else str(then_pause),
+                                 callback_at=None if callback_at is None else float(callback_at),
+                                 dnc_request=bool(args.get("dnc")))
+            elif command.name in SUPERVISION_COMMANDS:  # listen, whisper, barge, help, transfer
+                inner = self.pool.inner if self.pool is not None else self.carrier
+                assert self.config is not None
+                FloorControls(
+                    engine, cast("ConferenceControls", inner) if hasattr(inner, "listen") else None,
+                    campaign_id=self.campaign_id, caller_id=self.config.caller_id, client=self.process.redis,
+                    submit=self.pool.run_off_loop if self.pool is not None else None,
+                ).apply(command)
             else:
                 log.warning("campaign %s: unknown command %r from %s", self.campaign_id, command.name, agent)
-        except AgentStateError as error:
+        except (AgentStateError, SupervisionError) as error:
             log.info("campaign %s: command %s for %s skipped: %s", self.campaign_id, command.name, agent, error)
 
     # ------------------------------------------------------------------ live state for the web app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import phonenumbers
@@ -28,6 +28,7 @@ from campaigns.models import (
     ContactStatus,
     DialMode,
 )
+from campaigns.schedule import ScheduleError, parse_schedule, parse_zone
 
 PURPOSES = ("telemarketing", "survey", "debt_collection")
 DIAL_MODES = tuple(mode.value for mode in DialMode)
@@ -193,6 +194,14 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         if out["record_calls"] and not out.get("recording_announcement"):
             # Several US states (and most countries) need every party told before recording.
             raise CampaignError("recording_announcement", "is required when calls are recorded")
+    if "script" in settings:
+        out["script"] = _text("script", settings["script"])
+    if "caller_ids" in settings:
+        out["caller_ids"] = _caller_ids(settings["caller_ids"], region)
+    if "schedule_tz" in settings:
+        out["schedule_tz"] = _schedule(lambda: parse_zone(settings["schedule_tz"]).key)
+    if "schedule" in settings:
+        out["schedule"] = _schedule(lambda: parse_schedule(settings["schedule"]))
     for flag in ("requires_consent", "prerecorded"):
         if flag in settings:
             if not isinstance(settings[flag], bool):
@@ -542,6 +551,25 @@ def _fraction(field: str, value: Any, high: float) -> float:
     if not 0 < value <= high:
         raise CampaignError(field, f"must be above 0 and at most {high:g}, not {value:g}")
     return float(value)
+
+
+def _caller_ids(value: Any, region: str) -> list[str]:
+    """More caller IDs presented in turn: E.164, each once."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise CampaignError("caller_ids", f"must be a list of phone numbers, not {value!r}")
+    numbers: list[str] = []
+    for item in value:
+        number = normalize_phone("caller_ids", item, region)
+        if number not in numbers:
+            numbers.append(number)
+    return numbers
+
+
+def _schedule(parse: Callable[[], Any]) -> Any:
+    try:
+        return parse()
+    except ScheduleError as error:
+        raise CampaignError(error.field, error.message) from None
 
 
 def _retry_delays(value: Any) -> list[int]:

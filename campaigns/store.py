@@ -246,7 +246,7 @@ class SqlDnc:
 _ATTEMPT_COLUMNS = (
     "carrier_call_id", "state", "answer_class", "amd_verdict", "end_reason", "placed_at", "ringing_at",
     "answered_at", "amd_at", "agent_reserved_at", "connected_at", "abandoned_at", "message_played_at",
-    "ended_at", "wrap_ended_at", "agent_id", "ring_s", "talk_s", "wrap_s", "disposition",
+    "ended_at", "wrap_ended_at", "agent_id", "ring_s", "talk_s", "wrap_s", "disposition", "notes",
 )
 
 
@@ -440,13 +440,24 @@ class SqlRecorder:
         )
 
     def _plan_outcome(self, call: Call) -> OutcomePlan:
-        """The contact's next step, decided from the call (pure); ``_outcome`` writes it."""
+        """The contact's next step, decided from the call (pure); ``_outcome`` writes it.
+
+        What the person said outranks the code's rule: a do-not-call request puts the
+        number on the company list whatever the code, and a callback time the agent
+        agreed with them is when the contact is due (unless the number is dead or barred).
+        """
         code = call.disposition or "NA"
         rule = self._rules.get(code) or DispositionRule(code)
         ended = call.at("wrap_ended") or call.at("ended") or call.at("queued") or 0.0
-        step = next_step(rule, attempts=call.attempt_number, policy=self.retry, now=ended)
+        callback_at = call.at("callback")
+        step = next_step(rule, attempts=call.attempt_number, policy=self.retry, now=ended, callback_at=callback_at)
+        status, next_at, add_to_dnc = step.status, step.next_eligible_at, step.add_to_dnc
+        if call.has("dnc_requested"):
+            status, next_at, add_to_dnc = ContactStatus.DNC.value, None, True
+        elif callback_at is not None and not step.add_to_dnc and not step.phone_bad:
+            status, next_at = ContactStatus.CALLBACK.value, callback_at
         return OutcomePlan(call.contact_id, call.phone_id, call.attempt_number, call.e164, call.agent_id, code, ended,
-                           step.status, step.next_eligible_at, step.phone_bad, step.add_to_dnc)
+                           status, next_at, step.phone_bad, add_to_dnc)
 
     def _outcome(self, conn: Connection, plan: OutcomePlan) -> dict[str, Any]:
         """Write what the outcome needs besides the contact row (DNC, bad phones); return the contact's row update."""
@@ -604,6 +615,7 @@ def attempt_row(call: Call) -> dict[str, Any]:
         "talk_s": talk if call.has("connected") else None,
         "wrap_s": wrap,
         "disposition": call.disposition,
+        "notes": call.milestones["wrap_ended"].detail if call.has("wrap_ended") else "",
     }
 
 

@@ -585,9 +585,16 @@ class Engine:
             self._serve_waiting(now)
 
     def wrap_done(
-        self, agent_id: str, disposition: str, *, notes: str = "", then_pause: str | None = None
+        self, agent_id: str, disposition: str, *, notes: str = "", then_pause: str | None = None,
+        callback_at: float | None = None, dnc_request: bool = False,
     ) -> None:
-        """The agent has dispositioned the call: it closes, and the agent is ready (or paused)."""
+        """The agent has dispositioned the call: it closes, and the agent is ready (or paused).
+
+        ``callback_at`` is when the person asked to be called again and ``dnc_request``
+        that they asked never to be called; both ride on the call as milestones
+        ("callback" at the promised time, "dnc_requested") so the recorder decides
+        the contact's next step from the call alone.
+        """
         now = self.timers.now()
         agent = self.board.get(agent_id)
         if agent.state is not AgentState.WRAP_UP:
@@ -597,6 +604,10 @@ class Engine:
         if live is not None:
             live.call.disposition = disposition
             live.call.mark("wrap_ended", now, notes)
+            if callback_at is not None:
+                live.call.mark("callback", callback_at)
+            if dnc_request:
+                live.call.mark("dnc_requested", now)
             self._close_wrap(live)
         if then_pause:
             self._move(agent_id, AgentState.PAUSED, now, reason=then_pause)
