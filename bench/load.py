@@ -655,6 +655,9 @@ def failures_seen(figures: dict[str, Any], args: argparse.Namespace) -> list[str
     bad = {k: v for k, v in consoles["http_statuses"].items() if k != "200"}
     if bad:
         out.append(f"agents' consoles refused: {bad}")
+    if consoles["never_answered"]:
+        out.append(f"{consoles['never_answered']} agents' consoles got no answer at all (their connections wait "
+                   "for a thread of a worker whose threads are all held by open streams)")
     failed = figures["stand_in"]["webhooks"]["failed"]
     if failed:
         out.append(f"webhooks failed in the window: {failed}")
@@ -820,6 +823,7 @@ def main(argv: list[str] | None = None) -> int:
         consoles.join(5)
         redis_final = redis_snapshot(client)
         events_len = int(client.xlen(f"dialer:events:{cid}"))
+        events_bytes = int(client.memory_usage(f"dialer:events:{cid}", samples=0) or 0)
         print("reading the stand-in's record ...", file=sys.stderr)
         time.sleep(2.0)
         calls = tw.get_json(f"{fake_url}/_fake/calls")["calls"]
@@ -885,14 +889,13 @@ def main(argv: list[str] | None = None) -> int:
             },
             "redis_memory_mb": {"before_dialing": redis_idle["used_memory_mb"],
                                 "window_start": redis_before["used_memory_mb"], "end": redis_final["used_memory_mb"],
-                                "events_stream_entries": events_len,
-                                # Streams are most of what dialing adds: the growth per entry sizes a full stream.
-                                "bytes_per_event_entry": round((redis_final["used_memory_mb"]
-                                                                - redis_idle["used_memory_mb"]) * 1e6 / events_len)
-                                if events_len else None},
+                                "events_stream_entries": events_len, "events_stream_mb": round(events_bytes / 1e6, 2),
+                                # What one carrier event costs in its stream: it sizes a stream at its cap.
+                                "bytes_per_event_entry": round(events_bytes / events_len) if events_len else None},
             "redis_clients": stats([float(r["redis_clients"]) for r in steady if "redis_clients" in r]),
             "consoles": {
                 "asked": args.consoles, "http_statuses": dict(consoles.statuses), "closed_early": consoles.closed,
+                "never_answered": args.consoles - sum(consoles.statuses.values()),
                 "open": stats([float(r["consoles_open"]) for r in steady if "consoles_open" in r]),
                 "events_per_s": round((steady[-1]["console_events"] - steady[0]["console_events"])
                                       / max(1.0, steady[-1]["t"] - steady[0]["t"]), 1)
@@ -1006,13 +1009,13 @@ def print_table(f: dict[str, Any]) -> None:
                     for k in ("xact_commit", "tup_inserted", "tup_updated", "tup_fetched"))),
         ("Redis commands per call", num(f["redis_per_call"]["commands"], 1)),
         ("  top", ", ".join(f"{k} {v:g}" for k, v in f["redis_per_call"]["top"].items())),
-        ("Redis memory before dialing / at the end (MB), per event entry (bytes)",
-         f"{f['redis_memory_mb']['before_dialing']} / {f['redis_memory_mb']['end']}, "
-         f"{num(f['redis_memory_mb']['bytes_per_event_entry'])}"),
+        ("Redis memory before dialing / at the end (MB); events stream: entries, bytes each",
+         f"{f['redis_memory_mb']['before_dialing']} / {f['redis_memory_mb']['end']}; "
+         f"{num(f['redis_memory_mb']['events_stream_entries'])}, {num(f['redis_memory_mb']['bytes_per_event_entry'])}"),
         ("PostgreSQL connections (max)", num(f["database_connections"]["max"])),
-        ("agents' consoles open (min) / HTTP statuses",
+        ("agents' consoles open (min) / HTTP statuses / no answer",
          f"{num(f['consoles']['open']['min'])} of "
-         f"{f['consoles']['asked']} / {f['consoles']['http_statuses']}"),
+         f"{f['consoles']['asked']} / {f['consoles']['http_statuses']} / {f['consoles']['never_answered']}"),
         ("web app errors logged (by exception)", str(f["web_errors"] or "none")),
         ("agent's state change -> console p50 / p99 (ms)",
          f"{num(f['consoles']['state_change_to_console_ms']['p50'])} / "
