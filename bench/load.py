@@ -7,7 +7,9 @@ production, against a real PostgreSQL and a real Redis:
 * one ``dialer run`` with DIALER_CARRIER=twilio, ``--agents`` bot agents (each
   a leg in its own room at the stand-in) and TWILIO_CPS=``--cps``,
 * one RQ worker (``python worker.py``), idle unless something is queued,
-* the Twilio stand-in (``dialer fake-twilio``), which is not part of a deployment.
+* the Twilio stand-in (``dialer fake-twilio``), which is not part of a deployment,
+* every agent's console: the bench signs each bot agent in with an API token and
+  holds its ``/agent/events`` stream open, as a browser does for a whole shift.
 
 The database is a fresh PostgreSQL database of the bench's own (created and
 dropped), so ``pg_stat_database`` counts only this stack's work; Redis is a
@@ -24,7 +26,8 @@ limit, not the pacer, sets the pace.
 Every second the bench samples the CPU (in % of one core) and resident memory
 of each process with its children, the PostgreSQL backends serving the
 database, the Redis server, and the machine as a whole (the cores are shared);
-and the dialer's live hash in Redis (lines, agents, dials).  The dialer runs
+the dialer's live hash in Redis (lines, agents, dials); and the consoles'
+streams (open, events, how long a state change took to reach them).  The dialer runs
 with a probe that times each engine tick, bus pump and publish (no change to
 the product's code).  After the run it reads every call and webhook from the
 stand-in.  Figures are taken over the steady window (after ``--warmup-s``) and
@@ -646,7 +649,7 @@ def failures_seen(figures: dict[str, Any], args: argparse.Namespace) -> list[str
     out = []
     errors = figures.get("web_errors") or {}
     if errors:
-        out.append("the web app logged " + ", ".join(f"{n} {name}" for name, n in errors.items()))
+        out.append("the web app logged (warm-up included) " + ", ".join(f"{n} {name}" for name, n in errors.items()))
     consoles = figures["consoles"]
     if consoles["closed_early"]:
         out.append(f"{consoles['closed_early']} of {consoles['asked']} agents' console streams ended early "
@@ -765,7 +768,8 @@ def main(argv: list[str] | None = None) -> int:
         private = ["--no-control-socket"] if gunicorn.version_info[0] >= 27 else []
         web = processes.start("web", [sys.executable, "-m", "gunicorn", "--bind", web_url.removeprefix("http://"),
                                       "--workers", str(args.web_workers), "--threads", str(args.web_threads),
-                                      "--worker-class", "gthread", *private, "web:create_app()"], env)
+                                      "--worker-class", "gthread", "--timeout", "60", *private,
+                                      "web:create_app()"], env)
         worker = None if args.no_rq_worker else processes.start("worker", [sys.executable, "worker.py"], env)
         tw.wait_for(lambda: urllib.request.urlopen(f"{web_url}/healthz", timeout=2).status == 200, 60, "the web app")
         consoles = Consoles(web_url, cid, tokens)
@@ -1016,7 +1020,7 @@ def print_table(f: dict[str, Any]) -> None:
         ("agents' consoles open (min) / HTTP statuses / no answer",
          f"{num(f['consoles']['open']['min'])} of "
          f"{f['consoles']['asked']} / {f['consoles']['http_statuses']} / {f['consoles']['never_answered']}"),
-        ("web app errors logged (by exception)", str(f["web_errors"] or "none")),
+        ("web app errors logged in the whole run (by exception)", str(f["web_errors"] or "none")),
         ("agent's state change -> console p50 / p99 (ms)",
          f"{num(f['consoles']['state_change_to_console_ms']['p50'])} / "
          f"{num(f['consoles']['state_change_to_console_ms']['p99'])}"),
