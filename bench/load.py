@@ -67,6 +67,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The code of the checkout this file is in, whatever else is installed; then the sibling bench.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import twilio_webhooks as tw  # the sibling bench: its process handling, the stand-in's figures
