@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 
 from web.api import schemas
 from web.api.inputs import DEFAULT_PAGE, MAX_PAGE
@@ -266,7 +267,7 @@ def build_document(app: Flask) -> dict[str, Any]:
 def _doc(app: Flask, endpoint: str) -> str:
     view = app.view_functions.get(endpoint)
     text = (getattr(view, "__doc__", None) or "").strip()
-    return " ".join(text.split())
+    return " ".join(text.split()).replace("``", "`")
 
 
 def _example(name: str) -> Any:
@@ -284,6 +285,13 @@ def _responses(operation: Operation) -> dict[str, Any]:
         responses[str(code)] = {"description": _ERRORS[code],
                                 "content": {"application/json": {"schema": ref("Error")}}}
     return responses
+
+
+@bp.app_template_filter("api_inline_code")
+def inline_code(text: str) -> Markup:
+    """`name` in the document's prose shown as code, everything else escaped."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts)))
 
 
 @bp.get("/api/openapi.json")
@@ -325,7 +333,8 @@ def _body_rows(item: dict[str, Any]) -> list[dict[str, Any]]:
         schema = schemas.SCHEMAS[name]
         required = set(schema.get("required", []))
         return [{"name": key, "type": _type_text(value), "required": key in required,
-                 "description": value.get("description", "")}
+                 "description": value.get("description") or next(
+                     (option.get("description", "") for option in value.get("anyOf", [])), "")}
                 for key, value in schema.get("properties", {}).items()]
     return []
 
