@@ -527,3 +527,17 @@ def test_the_docs_page_lists_every_operation_with_an_example(api, web):
         assert path in text
     assert "curl -X POST" in text and "Bearer $DIALER_TOKEN" in text
     assert "https://" not in text.replace("https://example", "")  # nothing fetched from elsewhere
+
+
+def test_a_signed_in_browser_writes_through_the_api_with_its_csrf_token_and_not_without(api, web):
+    from tests.web_support import csrf_token
+
+    browser = web.client("supervisor")
+    token = csrf_token(browser, "/api/docs")
+    body = {"name": "From the browser", "caller_id": "+12015550199"}
+
+    refused = browser.post("/api/campaigns", json=body)
+    accepted = browser.post("/api/campaigns", json=body, headers={"X-CSRFToken": token})
+
+    assert refused.status_code == 400 and refused.get_json()["field"] == "csrf_token"
+    assert accepted.status_code == 201
