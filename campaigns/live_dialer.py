@@ -503,7 +503,7 @@ class CampaignRun:
             safe_harbour_s=campaign_row.safe_harbour_s, drop_message=campaign_row.drop_message,
             amd_enabled=campaign_row.amd_enabled, machine_action=campaign_row.machine_action,
             voicemail_message=campaign_row.voicemail_message, target_abandon=campaign_row.target_abandon,
-            max_dial_level=campaign_row.max_dial_level,
+            max_dial_level=campaign_row.max_dial_level, caller_ids=tuple(campaign_row.caller_ids or ()),
         )
         carrier = process.carrier_factory(campaign_row)
         self.carrier = carrier

@@ -254,6 +254,7 @@ class Rig:
                 hold_over_budget=hold_over_budget,
                 # Without our safety net (benchmarks of other dialers' pacers), no ceiling of ours either.
                 max_dial_level=campaign.max_dial_level if hold_over_budget else 10.0,
+                caller_ids=tuple(campaign.caller_ids or ()),
             )
 
         loop = VirtualLoop(plan.first_start)

@@ -246,7 +246,7 @@ class SqlDnc:
 _ATTEMPT_COLUMNS = (
     "carrier_call_id", "state", "answer_class", "amd_verdict", "end_reason", "placed_at", "ringing_at",
     "answered_at", "amd_at", "agent_reserved_at", "connected_at", "abandoned_at", "message_played_at",
-    "ended_at", "wrap_ended_at", "agent_id", "ring_s", "talk_s", "wrap_s", "disposition", "notes",
+    "ended_at", "wrap_ended_at", "agent_id", "ring_s", "talk_s", "wrap_s", "disposition", "notes", "caller_id",
 )
 
 
@@ -616,6 +616,7 @@ def attempt_row(call: Call) -> dict[str, Any]:
         "wrap_s": wrap,
         "disposition": call.disposition,
         "notes": call.milestones["wrap_ended"].detail if call.has("wrap_ended") else "",
+        "caller_id": call.caller_id,
     }
 
 

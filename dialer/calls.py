@@ -74,6 +74,7 @@ class Call:
     agent_id: str | None = None
     bound_agent: bool = False  # preview/agent-bound dial: the agent waits on this call
     disposition: str | None = None
+    caller_id: str = ""  # the number the called party saw
     milestones: dict[str, Milestone] = field(default_factory=dict)
 
     # ---- the carrier's side ----------------------------------------------------------------

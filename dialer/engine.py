@@ -50,6 +50,9 @@ class EngineConfig:
     hold_over_budget: bool = True
     # The supervisor's ceiling: lines (dialing, ringing, waiting or with an agent) per working agent.
     max_dial_level: float = 3.0
+    # More caller IDs presented in turn with caller_id: spreads calls over several numbers, so
+    # one number's answer rate (which falls when carriers label it as spam) can be watched.
+    caller_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ring_timeout_s < 15:
@@ -128,6 +131,7 @@ class Engine:
         self.counters = _Counters()
         self.listeners: list[Callable[[PacerEvent], None]] = [pacer.observe]
         self._live: dict[str, _Live] = {}  # by engine call id
+        self._caller_turn = -1  # index of the caller ID the last placed call presented
         self._by_sid: dict[str, str] = {}  # carrier sid -> engine call id
         self._waiting: list[str] = []  # answered people without an agent, oldest first
         self._tick_timer: Timer | None = None
@@ -208,6 +212,7 @@ class Engine:
     def _place(self, lead: Lead, now: float) -> None:
         cfg = self.config
         call = self._new_call(lead, now)
+        call.caller_id = self._next_caller_id()
         live = _Live(call)
         self._live[call.call_id] = live
         if self.pacer.agent_bound:
@@ -221,7 +226,7 @@ class Engine:
         self._emit(PacerEvent("placed", now, call.call_id))
         try:
             sid = self.carrier.place_call(
-                DialRequest(call.call_id, lead.e164, cfg.caller_id, cfg.ring_timeout_s, cfg.amd_enabled)
+                DialRequest(call.call_id, lead.e164, call.caller_id, cfg.ring_timeout_s, cfg.amd_enabled)
             )
         except CarrierError as exc:
             self._refused(live, exc, now)
@@ -274,6 +279,12 @@ class Engine:
         except CarrierError as exc:
             self.counters.carrier_errors += 1
             log.info("carrier action on %s failed: %s", call_id, exc)
+
+    def _next_caller_id(self) -> str:
+        """The campaign's caller IDs in turn (the main one first), one per placed call."""
+        numbers = (self.config.caller_id, *(n for n in self.config.caller_ids if n != self.config.caller_id))
+        self._caller_turn = (self._caller_turn + 1) % len(numbers)
+        return numbers[self._caller_turn]
 
     def _new_call(self, lead: Lead, now: float) -> Call:
         """The call for a claimed lead; its id names the campaign, contact and attempt, so it is unique."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.store import attempt_row
 from dialer.agents import AgentState, AgentStateError
 from dialer.carrier import PENDING_SID, CarrierError, DialRequest
 from dialer.engine import Engine, EngineConfig
@@ -372,3 +373,18 @@ def test_a_carrier_id_arriving_for_a_call_already_given_up_hangs_that_call_up() 
     engine.placed("c7-404-1", "CA404")
 
     assert carrier.actions == [("hangup", "CA404", "")]
+
+
+
+def test_calls_present_the_campaigns_caller_ids_in_turn_and_each_call_keeps_the_one_it_showed() -> None:
+    floor = make_floor("ratio:3", caller_ids=("+12125550101", "+12125550100", "+12125550102"))
+    floor.engine.login("a1")
+    floor.engine.login("a2")
+
+    floor.engine.tick()
+
+    shown = [request.caller_id for request in floor.carrier.placed]
+    assert shown == ["+12125550100", "+12125550101", "+12125550102", "+12125550100", "+12125550101",
+                     "+12125550102"]
+    kept = {live.call.call_id: attempt_row(live.call)["caller_id"] for live in floor.engine._live.values()}
+    assert kept == {request.call_id: request.caller_id for request in floor.carrier.placed}
