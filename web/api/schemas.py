@@ -6,6 +6,7 @@ from typing import Any
 
 from campaigns import services
 from campaigns.models import ContactStatus
+from campaigns.schedule import MAX_WINDOWS
 from web.api.calls import OUTCOMES
 from web.api.contacts import MAX_PHONES
 from web.api.lists import ENCODINGS
@@ -39,14 +40,15 @@ def page_of(item: str) -> Schema:
     }
 
 
+_CLOCK = "^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 _SCHEDULE_SLOT: Schema = {
     "type": "object",
-    "additionalProperties": False,
     "required": ["days", "start", "end"],
     "properties": {
-        "days": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}, "minItems": 1},
-        "start": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:00"},
-        "end": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "17:00"},
+        "days": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}, "minItems": 1,
+                 "description": "weekdays, Monday 0"},
+        "start": {"type": "string", "pattern": _CLOCK, "example": "09:00"},
+        "end": {"type": "string", "pattern": "^(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00)$", "example": "17:30"},
     },
 }
 
@@ -76,9 +78,10 @@ CAMPAIGN_SETTINGS: dict[str, Schema] = {
     "max_dial_level": {"type": "number", "minimum": 1, "maximum": 10},
     "record_calls": BOOLEAN,
     "recording_announcement": STRING,
-    "script": {"type": "string", "maxLength": 20000, "description": "what agents read; merge fields like {first_name}"},
-    "caller_ids": {"type": "array", "items": PHONE, "maxItems": 50},
-    "schedule": {"type": "array", "items": _SCHEDULE_SLOT, "maxItems": 50},
+    "script": {"type": "string", "description": "what agents read; merge fields like {first_name}"},
+    "caller_ids": {"type": "array", "items": PHONE, "description": "more numbers to present, used in turn"},
+    "schedule": {"type": "array", "items": _SCHEDULE_SLOT, "maxItems": MAX_WINDOWS,
+                 "description": "weekly windows in schedule_tz when the campaign dials by itself; [] for by hand"},
     "schedule_tz": {"type": "string", "example": "America/New_York"},
 }
 
