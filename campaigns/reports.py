@@ -35,9 +35,10 @@ see ``campaigns.compliance_reports``):
 * **wait time** = an agent's ready seconds / the calls the agent was put on
   (entries into ``on_call`` inside the range).
 * **list penetration**: per list, contacts dialed at least once / contacts
-  (the list as it stands now); within the range, contacts attempted, reached
-  (connected) and finished (the attempt's disposition is final or adds the
-  number to do-not-call), in total and by attempt number.
+  (the list as it stands now); within the range, attempts, reached (connected)
+  and finished (the attempt's disposition is final or adds the number to
+  do-not-call), per list and by attempt number (each contact is attempted
+  once per attempt number, and finishes once).
 
 Survey completion, quotas and CSAT are not computed here: a module that
 records them adds its tables through ``register_extension`` (see
@@ -60,15 +61,14 @@ from sqlalchemy import (
     Connection,
     Integer,
     and_,
-    case,
     cast,
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -211,64 +211,55 @@ def _plain(value: Any, kind: str) -> Any:
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """Rows of the group where ``condition`` holds (``FILTER``: no per-row CASE to sum)."""
+    return func.count().filter(condition)
 
 
-def _seconds_between(conn: Connection, earlier: Any, later: Any) -> ColumnElement[Any]:
+def _within(conn: Connection, earlier: Any, later: Any, seconds: float) -> ColumnElement[bool]:
+    """``later`` is at most ``seconds`` after ``earlier`` (timestamp arithmetic on PostgreSQL, no per-row
+    conversion to a number)."""
     if conn.dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0 <= seconds
+    return later <= earlier + literal_column(f"interval '{float(seconds)} seconds'")
 
 
-def _epoch(conn: Connection, column: Any) -> ColumnElement[Any]:
-    """Whole seconds since 1970 of a UTC timestamp column."""
+def _total_seconds(conn: Connection, earlier: Any, later: Any) -> ColumnElement[Any]:
+    """The sum over a group of ``later - earlier`` in seconds (PostgreSQL adds intervals, then converts once)."""
     if conn.dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
-    return cast(func.floor(func.extract("epoch", column)), BigInteger)
+        return func.sum((func.julianday(later) - func.julianday(earlier)) * 86400.0)
+    return func.extract("epoch", func.sum(later - earlier))
 
 
-def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """The zone's UTC offset (seconds) in force from each instant on, over ``[start, end)``: the first
-    entry is at ``start``, one more per clock change (found to the second)."""
-
-    def offset(moment: datetime) -> int:
-        delta = moment.astimezone(zone).utcoffset()
-        return int(delta.total_seconds()) if delta is not None else 0
-
-    changes = [(start, offset(start))]
-    step = timedelta(hours=1)
-    moment = start
-    while moment < end:
-        following = min(moment + step, end)
-        if offset(following) != changes[-1][1]:
-            low, high = moment, following  # offset(low) is the old one, offset(high) the new
-            while high - low > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                if offset(middle) == changes[-1][1]:
-                    low = middle
-                else:
-                    high = middle
-            changes.append((high.replace(microsecond=0), offset(high)))
-        moment = following
-    return changes
+def _bucket_size(f: ReportFilter) -> int:
+    """Seconds of the UTC buckets calls are counted in: an hour when every offset the zone takes over the range
+    is a whole number of hours, else a quarter of an hour (every zone's offset is a multiple of 15 minutes), so
+    each bucket lies inside one local hour."""
+    moment, step = f.start, timedelta(hours=6)
+    while moment <= f.end:
+        offset = moment.astimezone(f.zone).utcoffset()
+        if offset is not None and int(offset.total_seconds()) % HOUR_S:
+            return 900
+        moment += step
+    return HOUR_S
 
 
-def _local_seconds(conn: Connection, column: Any, f: ReportFilter) -> ColumnElement[Any]:
-    """Seconds since 1970 on the wall clock of ``f.zone``: day and hour buckets follow daylight saving."""
-    changes = _offsets(f.zone, f.start, f.end)
-    if len(changes) == 1:
-        shift: Any = literal(changes[0][1], Integer)
-    else:
-        shift = case(
-            *[(column < literal(changes[i + 1][0], UTCDateTime()), literal(changes[i][1], Integer))
-              for i in range(len(changes) - 1)],
-            else_=literal(changes[-1][1], Integer),
-        )
-    return _epoch(conn, column) + shift
+def _utc_bucket(conn: Connection, column: Any, size: int) -> ColumnElement[Any]:
+    """The number of the UTC bucket of ``size`` seconds a timestamp falls in, counted from 1970.
+
+    The database only truncates (cheap); the zone's clock, daylight saving
+    included, is applied in Python to the few hundred buckets that come back.
+    """
+    if conn.dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), Integer) // size
+    if size == HOUR_S:
+        return func.date_trunc("hour", column.op("AT TIME ZONE")(literal_column("'UTC'")))
+    return cast(func.floor(func.extract("epoch", column) / size), BigInteger)
 
 
-def _day_of(number: Any) -> date:
-    return date(1970, 1, 1) + timedelta(days=int(number))
+def _bucket_start(value: Any, size: int) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromtimestamp(int(value) * size, UTC)
 
 
 def _flagged_codes(conn: Connection, flag: Callable[[Any], bool]) -> ColumnElement[bool]:
@@ -349,10 +340,9 @@ def _call_measures(conn: Connection) -> list[Any]:
     connected = CallAttempt.connected_at.is_not(None)
     live = cls.in_(LIVE)
     handle = func.coalesce(CallAttempt.talk_s, 0.0) + func.coalesce(CallAttempt.wrap_s, 0.0)
-    within = and_(
-        live, connected,
-        _seconds_between(conn, CallAttempt.answered_at, CallAttempt.connected_at) <= SERVICE_LEVEL_S + _TOLERANCE_S,
-    )
+    answered_to_agent = _within(conn, CallAttempt.answered_at, CallAttempt.connected_at,
+                                SERVICE_LEVEL_S + _TOLERANCE_S)
+    within = and_(live, connected, answered_to_agent)
     return [
         func.count().label("placed"),
         func.count(CallAttempt.answered_at).label("answered"),
@@ -363,11 +353,9 @@ def _call_measures(conn: Connection) -> list[Any]:
             "abandoned"),
         _count(within).label("within_sl"),
         _count(and_(connected, _flagged_codes(conn, _is_sale))).label("sales"),
-        func.coalesce(func.sum(case((connected, handle), else_=0.0)), 0.0).label("handle_s"),
-        func.coalesce(func.sum(case((connected, func.coalesce(CallAttempt.talk_s, 0.0)), else_=0.0)), 0.0).label(
-            "talk_s"),
-        func.coalesce(func.sum(case((connected, func.coalesce(CallAttempt.wrap_s, 0.0)), else_=0.0)), 0.0).label(
-            "wrap_s"),
+        func.coalesce(func.sum(handle).filter(connected), 0.0).label("handle_s"),
+        func.coalesce(func.sum(CallAttempt.talk_s).filter(connected), 0.0).label("talk_s"),
+        func.coalesce(func.sum(CallAttempt.wrap_s).filter(connected), 0.0).label("wrap_s"),
     ]
 
 
@@ -418,18 +406,18 @@ class Timeline:
 
 
 def call_timeline(conn: Connection, f: ReportFilter) -> Timeline:
-    local = _local_seconds(conn, CallAttempt.placed_at, f)
-    day = (local // DAY_S).label("day")
-    hour = ((local // HOUR_S) % 24).label("hour")
-    rows = conn.execute(select(day, hour, *_call_measures(conn)).where(*_attempt_scope(f)).group_by(day, hour)).all()
+    size = _bucket_size(f)
+    bucket = _utc_bucket(conn, CallAttempt.placed_at, size).label("bucket")
+    rows = conn.execute(select(bucket, *_call_measures(conn)).where(*_attempt_scope(f)).group_by(bucket)).all()
     totals = _zero()
     days: dict[date, dict[str, float]] = {}
     hours: dict[int, dict[str, float]] = {}
     for row in rows:
         sums = _sums(row)
+        local = _bucket_start(row.bucket, size).astimezone(f.zone)
         _add(totals, sums)
-        _add(days.setdefault(_day_of(row.day), _zero()), sums)
-        _add(hours.setdefault(int(row.hour), _zero()), sums)
+        _add(days.setdefault(local.date(), _zero()), sums)
+        _add(hours.setdefault(local.hour, _zero()), sums)
     first = f.start.astimezone(f.zone).date()
     last = (f.end - timedelta(microseconds=1)).astimezone(f.zone).date()
     day_rows = []
@@ -506,28 +494,32 @@ class CallerIds:
 def caller_id_answer_rates(conn: Connection, f: ReportFilter) -> CallerIds:
     """Answers per caller ID and local day: a number that carriers start labelling as spam shows as a
     falling answer rate while the others hold."""
-    day = (_local_seconds(conn, CallAttempt.placed_at, f) // DAY_S).label("day")
+    size = _bucket_size(f)
+    bucket = _utc_bucket(conn, CallAttempt.placed_at, size).label("bucket")
     cls = CallAttempt.answer_class
     rows = conn.execute(
-        select(CallAttempt.caller_id, day, func.count().label("placed"),
+        select(CallAttempt.caller_id, bucket, func.count().label("placed"),
                func.count(CallAttempt.answered_at).label("answered"), _count(cls.in_(LIVE)).label("live"))
-        .where(*_attempt_scope(f)).group_by(CallAttempt.caller_id, day)
+        .where(*_attempt_scope(f)).group_by(CallAttempt.caller_id, bucket)
     ).all()
+    daily: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in rows:
+        when = _bucket_start(row.bucket, size).astimezone(f.zone).date()
+        counts = daily[(when, row.caller_id or "")]
+        counts[0] += int(row.placed)
+        counts[1] += int(row.answered)
+        counts[2] += int(row.live)
     per_day = []
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     last_day: dict[str, tuple[date, int, int]] = {}
-    for row in rows:
-        caller = row.caller_id or ""
-        when = _day_of(row.day)
-        per_day.append({"day": when, "caller_id": caller or "(not recorded)", "placed": row.placed,
-                        "answered": row.answered, "live": int(row.live),
-                        "answer_rate": _ratio(row.answered, row.placed)})
-        bucket = totals[caller]
-        bucket[0] += row.placed
-        bucket[1] += row.answered
-        bucket[2] += int(row.live)
-        if caller not in last_day or when > last_day[caller][0]:
-            last_day[caller] = (when, row.placed, row.answered)
+    for (when, caller), (placed, answered, live) in sorted(daily.items()):
+        per_day.append({"day": when, "caller_id": caller or "(not recorded)", "placed": placed,
+                        "answered": answered, "live": live, "answer_rate": _ratio(answered, placed)})
+        bucket_totals = totals[caller]
+        bucket_totals[0] += placed
+        bucket_totals[1] += answered
+        bucket_totals[2] += live
+        last_day[caller] = (when, placed, answered)  # days come in order: the last one stays
     per_day.sort(key=lambda r: (r["day"], r["caller_id"]))
     summary: list[dict[str, Any]] = []
     for caller, (placed, answered, live) in totals.items():
@@ -559,8 +551,8 @@ class Penetration:
 
 
 def list_penetration(conn: Connection, f: ReportFilter) -> Penetration:
-    """How deep each list has been worked: contacts dialed now, and in the range attempted, reached and
-    finished, in total and by attempt number."""
+    """How deep each list has been worked: contacts dialed now, and the range's attempts reached and finished,
+    per list and by attempt number (one grouped pass over the range's attempts)."""
     finishing = _flagged_codes(conn, _is_finishing)
     connected = CallAttempt.connected_at.is_not(None)
     joined = CallAttempt.__table__.join(Contact.__table__, Contact.id == CallAttempt.contact_id)
@@ -570,12 +562,12 @@ def list_penetration(conn: Connection, f: ReportFilter) -> Penetration:
                _count(connected).label("reached"), _count(finishing).label("finished"))
         .select_from(joined).where(*scope).group_by(Contact.list_id, CallAttempt.attempt_number)
     ).all()
-    distinct = {row.list_id: row for row in conn.execute(
-        select(Contact.list_id, func.count(func.distinct(CallAttempt.contact_id)).label("attempted"),
-               func.count(func.distinct(case((connected, CallAttempt.contact_id)))).label("reached"),
-               func.count(func.distinct(case((finishing, CallAttempt.contact_id)))).label("finished"))
-        .select_from(joined).where(*scope).group_by(Contact.list_id)
-    )}
+    in_range: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in by_number:
+        sums = in_range[row.list_id]
+        sums[0] += int(row.attempted)
+        sums[1] += int(row.reached)
+        sums[2] += int(row.finished)
     lists_query = select(ContactList.id, ContactList.name, Campaign.name.label("campaign")).join(
         Campaign, Campaign.id == ContactList.campaign_id)
     if f.campaign_id is not None:
@@ -589,19 +581,18 @@ def list_penetration(conn: Connection, f: ReportFilter) -> Penetration:
         .where(Contact.list_id.in_(list(lists) or [-1])).group_by(Contact.list_id)
     )}
     list_rows = []
-    for list_id in sorted(set(lists) | set(distinct)):
-        info, have, seen = lists.get(list_id), stock.get(list_id), distinct.get(list_id)
+    for list_id in sorted(set(lists) | set(in_range)):
+        info, have = lists.get(list_id), stock.get(list_id)
         contacts = int(have.contacts) if have else 0
         dialed = int(have.dialed) if have else 0
-        attempted = int(seen.attempted) if seen else 0
-        reached = int(seen.reached) if seen else 0
+        attempted, reached, finished = in_range.get(list_id, (0, 0, 0))
         list_rows.append({
             "list_id": list_id,
             "name": f"{info.name} ({info.campaign})" if info else f"#{list_id}",
             "contacts": contacts, "dialed": dialed, "penetration": _ratio(dialed, contacts),
             "closed": int(have.closed) if have else 0,
             "attempted": attempted, "reached": reached, "reach_rate": _ratio(reached, attempted),
-            "finished": int(seen.finished) if seen else 0,
+            "finished": finished,
         })
     attempt_rows = []
     for row in sorted(by_number, key=lambda r: (r.list_id, r.attempt_number)):
@@ -617,10 +608,10 @@ def list_penetration(conn: Connection, f: ReportFilter) -> Penetration:
         lists=ReportTable("penetration", "List penetration", (
             Column("name", "List", "text"), Column("contacts", "Contacts now"), Column("dialed", "Dialed ever"),
             Column("penetration", "Penetration", "rate"), Column("closed", "Closed now"),
-            Column("attempted", "Attempted"), Column("reached", "Reached"), Column("reach_rate", "Reach rate", "rate"),
+            Column("attempted", "Attempts"), Column("reached", "Reached"), Column("reach_rate", "Reach rate", "rate"),
             Column("finished", "Finished")), list_rows,
-            note="Contacts, dialed and closed describe the list now; attempted, reached and finished count "
-                 "distinct contacts in the range."),
+            note="Contacts, dialed and closed describe the list now. Attempts, reached (connected) and finished "
+                 "(a final or do-not-call disposition) count the range's attempts; a contact finishes once."),
         by_attempt=ReportTable("penetration_attempts", "List penetration by attempt number", (
             Column("name", "List", "text"), Column("attempt_number", "Attempt"), Column("attempted", "Attempted"),
             Column("reached", "Reached"), Column("reach_rate", "Reach rate", "rate"), Column("finished", "Finished"),
@@ -649,62 +640,45 @@ def agent_time(conn: Connection, f: ReportFilter, *, now: datetime | None = None
         scope.append(changes.campaign_id == f.campaign_id)
     if f.agent_id is not None:
         scope.append(changes.agent_id == f.agent_id)
-    # The state each agent was in (per campaign) when the range starts: its latest earlier change.
-    pairs = select(Agent.id.label("agent_id"), Campaign.id.label("campaign_id")).select_from(Agent).join(
-        Campaign, true())
-    if f.campaign_id is not None:
-        pairs = pairs.where(Campaign.id == f.campaign_id)
-    if f.agent_id is not None:
-        pairs = pairs.where(Agent.id == f.agent_id)
-    pair = pairs.subquery()
-    earlier = AgentStateChange.__table__.alias("earlier")
-    latest = (
-        select(earlier.c.id).where(earlier.c.agent_id == pair.c.agent_id, earlier.c.campaign_id == pair.c.campaign_id,
-                                   earlier.c.at < f.start)
-        .order_by(earlier.c.at.desc(), earlier.c.id.desc()).limit(1).scalar_subquery()
-    )
-    carried_ids = select(latest.label("id")).select_from(pair)
-    wanted = (changes.id, changes.agent_id, changes.campaign_id, changes.state, changes.reason, changes.at)
-    base = union_all(
-        select(*wanted).where(*scope),
-        select(*wanted).where(changes.id.in_(carried_ids)),
-    ).subquery()
-    timed = select(
-        base.c.agent_id, base.c.state, base.c.reason, base.c.at,
-        func.lead(base.c.at).over(partition_by=(base.c.agent_id, base.c.campaign_id),
-                                  order_by=(base.c.at, base.c.id)).label("next_at"),
-    ).subquery()
-    start = literal(f.start, UTCDateTime())
     stop = literal(upto, UTCDateTime())
-    begin = case((timed.c.at < start, start), else_=timed.c.at)
-    finish = case((and_(timed.c.next_at.is_not(None), timed.c.next_at < stop), timed.c.next_at), else_=stop)
-    rows = conn.execute(
-        select(timed.c.agent_id, timed.c.state, timed.c.reason,
-               func.sum(case((finish > begin, _seconds_between(conn, begin, finish)), else_=0.0)).label("seconds"),
-               _count(timed.c.at >= start).label("entries"))
-        .group_by(timed.c.agent_id, timed.c.state, timed.c.reason)
-    ).all()
+    # Each change lasts until the agent's next one in the campaign: with the index on (campaign_id, agent_id,
+    # at, id) the database reads the changes in that order and the window needs no sort.
+    timed = select(
+        changes.agent_id, changes.state, changes.reason, changes.at,
+        func.lead(changes.at).over(partition_by=(changes.campaign_id, changes.agent_id),
+                                   order_by=(changes.at, changes.id)).label("next_at"),
+    ).where(*scope).subquery()
+    finish = func.coalesce(timed.c.next_at, stop)
+    rows = [
+        (row.agent_id, row.state, row.reason, float(row.seconds or 0.0), int(row.entries))
+        for row in conn.execute(
+            select(timed.c.agent_id, timed.c.state, timed.c.reason,
+                   _total_seconds(conn, timed.c.at, finish).label("seconds"),
+                   func.count().label("entries"))
+            .group_by(timed.c.agent_id, timed.c.state, timed.c.reason)
+        )
+    ]
+    rows += _carried(conn, f, upto)
     spent: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     on_calls: dict[int, int] = defaultdict(int)
     reasons: set[str] = set()
-    for row in rows:
-        seconds = max(0.0, float(row.seconds or 0.0))
-        state = row.state
+    for agent_id, state, why, seconds, entries in rows:
+        seconds = max(0.0, seconds)
         if state in TALK_STATES:
-            spent[row.agent_id]["talk_s"] += seconds
+            spent[agent_id]["talk_s"] += seconds
         elif state == "ready":
-            spent[row.agent_id]["ready_s"] += seconds
+            spent[agent_id]["ready_s"] += seconds
         elif state == "wrap_up":
-            spent[row.agent_id]["wrap_s"] += seconds
+            spent[agent_id]["wrap_s"] += seconds
         elif state == "paused":
-            reason = row.reason or "no reason given"
+            reason = why or "no reason given"
             reasons.add(reason)
-            spent[row.agent_id]["paused_s"] += seconds
-            spent[row.agent_id][f"paused:{reason}"] += seconds
+            spent[agent_id]["paused_s"] += seconds
+            spent[agent_id][f"paused:{reason}"] += seconds
         else:
             continue  # offline is not time on the floor
         if state == "on_call":
-            on_calls[row.agent_id] += int(row.entries)
+            on_calls[agent_id] += entries
     names = _names(conn, "agent", list(spent))
     table_rows: list[dict[str, Any]] = []
     for agent_id, time_by in spent.items():
@@ -738,6 +712,43 @@ def agent_time(conn: Connection, f: ReportFilter, *, now: datetime | None = None
         ready_s=sum(r["ready_s"] for r in table_rows),
         on_calls=sum(r["calls"] for r in table_rows),
     )
+
+
+def _carried(conn: Connection, f: ReportFilter, upto: datetime) -> list[tuple[int, str, str | None, float, int]]:
+    """The state each agent was in (per campaign) when the range starts, from the start to its first change
+    in the range: one indexed look-up back and one forward per agent and campaign."""
+    if upto <= f.start:
+        return []
+    pairs = select(Agent.id.label("agent_id"), Campaign.id.label("campaign_id")).select_from(Agent).join(
+        Campaign, true())
+    if f.campaign_id is not None:
+        pairs = pairs.where(Campaign.id == f.campaign_id)
+    if f.agent_id is not None:
+        pairs = pairs.where(Agent.id == f.agent_id)
+    pair = pairs.subquery()
+    earlier = AgentStateChange.__table__.alias("earlier")
+    latest = (
+        select(earlier.c.id).where(earlier.c.campaign_id == pair.c.campaign_id, earlier.c.agent_id == pair.c.agent_id,
+                                   earlier.c.at < f.start)
+        .order_by(earlier.c.at.desc(), earlier.c.id.desc()).limit(1).scalar_subquery()
+    )
+    carried = AgentStateChange.__table__.alias("carried")
+    later = AgentStateChange.__table__.alias("later")
+    first_after = select(func.min(later.c.at)).where(
+        later.c.campaign_id == carried.c.campaign_id, later.c.agent_id == carried.c.agent_id,
+        later.c.at >= f.start, later.c.at < upto,
+    ).scalar_subquery()
+    found = conn.execute(
+        select(carried.c.agent_id, carried.c.state, carried.c.reason, first_after.label("until"))
+        .where(carried.c.id.in_(select(latest).select_from(pair)))
+    ).all()
+    out = []
+    for row in found:
+        until = row.until if row.until is not None else upto
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        out.append((row.agent_id, row.state, row.reason, (min(until, upto) - f.start).total_seconds(), 0))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ extension point
