@@ -349,3 +349,43 @@ def test_responses_are_unique_per_contact_and_campaign(session, poll):
 
     assert first.response.id == second.response.id
     assert len(session.scalars(select(SurveyResponse)).all()) == 1
+
+
+@pytest.mark.integration
+def test_on_postgresql_an_interview_resumes_fills_a_quota_and_exports_like_on_sqlite(pg_url):
+    from campaigns.db import make_engine, make_session_factory
+    from campaigns.models import Base
+
+    engine = make_engine(pg_url)
+    Base.metadata.create_all(engine)
+    try:
+        with make_session_factory(engine)() as session:
+            campaign = make_campaign(session)
+            surveys.add_version(session, "Town poll", POLL)
+            questionnaire = surveys.get_questionnaire(session, "Town poll")
+            surveys.publish(session, questionnaire)
+            surveys.assign(session, campaign, questionnaire)
+            people = [add_contact(session, campaign, f"+1202555010{n}", state="NJ") for n in range(3)]
+            session.commit()
+            first_call = call(session, people[0], 1)
+            partial = surveys.start_interview(session, campaign.id, people[0].id, attempt_id=first_call)
+            surveys.record_answer(session, partial.response.id, "voter", True)
+            session.commit()
+            resumed = answer_all(session, campaign, people[0], *RED_VOTER[1:])  # "voter" came on the first call
+            fresh = answer_all(session, campaign, people[1], *RED_VOTER)
+            assert (resumed.response.id, resumed.response.status) == (partial.response.id, "complete")
+            assert fresh.response.status == "complete"
+            session.commit()
+            skipped = answer_all(session, campaign, people[2], ("voter", True), ("party", 1))
+            session.commit()
+            out = io.StringIO(newline="")
+            surveys.export_responses(session, campaign.id, out)
+
+            assert skipped.response.end_reason == "quota red"
+            assert surveys.quota_screen(session, campaign.id)(people[2]) == "red"
+            rows = read_csv(out.getvalue())
+            assert [row["status"] for row in rows] == ["complete", "complete", "screened_out"]
+            assert [row["since"] for row in rows] == ["", "", ""]  # a skipped date is stored as JSON null
+            assert rows[0]["topics_3"] == "1"
+    finally:
+        engine.dispose()
