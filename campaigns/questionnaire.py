@@ -821,6 +821,7 @@ class Ask:
     question: Question
     text: str
     position: int  # 1 for the first question asked on this path
+    intro: str = ""  # the questionnaire's introduction, piped, with the first question only
 
 
 @dataclass(frozen=True)
@@ -855,7 +856,8 @@ class Interview:
         while position < len(questionnaire.questions):
             question = questionnaire.questions[position]
             if question.id not in self.answers:
-                return path, Ask(question, self._render(question.text, on_path), len(path) + 1)
+                intro = self._render(questionnaire.intro, on_path) if not path else ""
+                return path, Ask(question, self._render(question.text, on_path), len(path) + 1, intro)
             path.append(question.id)
             on_path[question.id] = self.answers[question.id]
             for cell in questionnaire.quotas:
@@ -1007,7 +1009,7 @@ def ivr_prompt(step: Step, *, error: str = "") -> IvrPrompt:
     if isinstance(step, Finished):
         return IvrPrompt(say=step.text, hangup=True)
     question = step.question
-    parts = [error] if error else []
+    parts = [error] if error else [step.intro]
     parts.append(step.text)
     num_digits: int | None
     finish: str | None = "#"

@@ -592,7 +592,7 @@ def step_to_dict(state: InterviewState) -> dict[str, Any]:
         base["question"] = {
             "id": question.id, "text": step.text, "type": question.type, "required": question.required,
             "choices": [{"code": c.code, "label": c.label} for c in question.choices],
-            "min": question.min, "max": question.max, "position": step.position,
+            "min": question.min, "max": question.max, "position": step.position, "intro": step.intro,
         }
     else:
         base["end"] = {"status": step.status, "reason": step.reason, "text": step.text}

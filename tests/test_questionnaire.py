@@ -404,6 +404,19 @@ def test_a_multiple_choice_condition_tests_any_of_the_chosen_codes():
 # ---------------------------------------------------------------------- phone keypad
 
 
+def test_the_introduction_is_said_before_the_first_question_only():
+    questionnaire = parse_questionnaire({**POLL, "intro": "Hi {first_name}, a short survey."})
+    interview = Interview(questionnaire, context={"first_name": "Ann"})
+
+    first = ivr_prompt(interview.step())
+    again = ivr_prompt(interview.step(), error="Sorry.")
+    second = ivr_prompt(interview.answer("voter", True).step())
+
+    assert first.say.startswith("Hi Ann, a short survey. Hello Ann, are you registered")
+    assert again.say.startswith("Sorry. Hello Ann")
+    assert second.say.startswith("Which party")
+
+
 def test_a_choice_question_is_spoken_with_its_keys_and_gathers_one_digit():
     interview = run(Interview(poll()), ("voter", True))
 
