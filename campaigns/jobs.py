@@ -789,9 +789,9 @@ def list_jobs(connection: redis.Redis, *, limit: int = 200) -> list[dict[str, An
 
 
 def get_job(connection: redis.Redis, job_id: str) -> dict[str, Any] | None:
-    """One job's summary, or None when Redis no longer holds it."""
+    """One job's summary, or None when Redis no longer holds it (or the id cannot be a job's)."""
     try:
         job = Job.fetch(job_id, connection=connection)
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # RQ refuses ids with characters other than letters, digits, _ and -
         return None
     return job_summary(job)

@@ -50,3 +50,12 @@ def test_both_doors_queue_the_same_import_once_and_a_bad_map_names_the_option(
         if job_id:
             Job.fetch(job_id, connection=client).delete()
         client.close()
+
+
+def test_a_job_id_rq_could_never_have_issued_is_simply_not_found() -> None:
+    from campaigns import jobs
+    from campaigns.redis_conn import connect_redis
+
+    client = connect_redis("memory://job-ids")
+
+    assert jobs.get_job(client, "a;b°") is None

@@ -87,13 +87,8 @@ def api_schema(fuzz_rig: tuple[WebRig, str]) -> schemathesis.BaseSchema:
 
 #: The seeded rows, so generated requests reach real records and not only 404s.
 SEEDED_PATH = {"campaign_ref": "1", "list_id": 1, "contact_id": 1, "call_id": 1, "job_id": "import-1-seeded"}
-#: web/jobs.py hands any job id to RQ, which raises ValueError for one with other characters than
-#: letters, digits, "_" and "-": a 500.  Strict, so the mark must go when that is fixed.
-KNOWN_SERVER_ERRORS = {("jobs.api_job", "negative", "any path")}
 CASES = [
-    pytest.param(endpoint, mode, paths, marks=[pytest.mark.xfail(
-        strict=True, raises=ValueError, reason="GET /api/jobs/{job_id} answers 500 for an id RQ refuses")]
-        if (endpoint, mode.value, paths) in KNOWN_SERVER_ERRORS else [])
+    pytest.param(endpoint, mode, paths)
     for endpoint in sorted(OPERATIONS)
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     for paths in ("seeded path", "any path")

@@ -62,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from web import admin, agent_console, auth, campaigns_api, desk, floor, health, manager, softphone, twilio_webhooks
     from web import jobs as jobs_pages
+    from web import reports as report_pages
 
     if settings.public_base_url and settings.public_base_url.startswith("https://"):
         app.config.setdefault("SESSION_COOKIE_SECURE", True)
@@ -78,6 +79,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(manager.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(report_pages.bp)
+    from web import api as rest_api
+    rest_api.register(app)
     return app
 
 
