@@ -389,3 +389,148 @@ def test_on_postgresql_an_interview_resumes_fills_a_quota_and_exports_like_on_sq
             assert rows[0]["topics_3"] == "1"
     finally:
         engine.dispose()
+
+
+# ---------------------------------------------------------------------- the phone survey through Twilio
+
+TOKEN = "survey-test-token"
+BASE = "https://dialer.example.com"
+KEYPAD_POLL = {**POLL, "intro": "A short survey for the town.",
+               "questions": [q for q in POLL["questions"] if q["id"] != "other"]}
+
+
+@pytest.fixture
+def phone_survey(tmp_path: Path) -> Any:
+    import uuid
+
+    from campaigns import db
+    from web import create_app
+    from web.survey_ivr import bp
+
+    url = f"sqlite:///{tmp_path / 'ivr.db'}"
+    db.ensure_schema(url)
+    engine = db.make_engine(url)
+    with db.make_session_factory(engine)() as session, session.begin():
+        campaign = make_campaign(session)
+        surveys.add_version(session, "Keypad poll", KEYPAD_POLL)
+        questionnaire = surveys.get_questionnaire(session, "Keypad poll")
+        surveys.publish(session, questionnaire)
+        surveys.assign(session, campaign, questionnaire, "ivr")
+        ann = add_contact(session, campaign, "+12025550101", first_name="Ann")
+        first, second = call(session, ann, 1), call(session, ann, 2)
+        ids = {"campaign": campaign.id, "contact": ann.id, "first": first, "second": second}
+        session.get(CallAttempt, second).carrier_call_id = "CA" + "7" * 32  # type: ignore[union-attr]
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": f"memory://survey-{uuid.uuid4().hex}",
+                      "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE})
+    if "survey_ivr" not in app.blueprints:
+        app.register_blueprint(bp)
+    yield app.test_client(), ids, db.make_session_factory(engine)
+    engine.dispose()
+
+
+def twilio_post(client: Any, url: str, form: dict[str, str] | None = None, *, sign: bool = True) -> Any:
+    from twilio.request_validator import RequestValidator
+
+    form = form or {}
+    headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, form)} if sign else {}
+    return client.post(url.removeprefix(BASE), data=form, headers=headers)
+
+
+def gather_of(response: Any) -> tuple[dict[str, str], str, str]:
+    """The gather's attributes, what it says, and where the call goes if it ends in silence."""
+    import xml.etree.ElementTree as ET
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    root = ET.fromstring(response.get_data(as_text=True))
+    gather = root.find("Gather")
+    assert gather is not None, response.get_data(as_text=True)
+    say = gather.find("Say")
+    redirect = root.find("Redirect")
+    assert say is not None and redirect is not None
+    return dict(gather.attrib), say.text or "", redirect.text or ""
+
+
+def test_a_phone_survey_asks_by_key_presses_resumes_on_the_next_call_and_hangs_up_at_the_end(phone_survey):
+    from web.survey_ivr import survey_url
+
+    client, ids, sessions = phone_survey
+    start = survey_url(BASE, ids["campaign"], ids["first"])
+
+    first, said, _ = gather_of(twilio_post(client, start))
+    assert said == ("A short survey for the town. Hello Ann, are you registered to vote? "
+                    "For yes, press 1. For no, press 2.")
+    assert (first["numDigits"], first["finishOnKey"], first["input"]) == ("1", "#", "dtmf")
+    assert first["action"] == survey_url(BASE, ids["campaign"], ids["first"], "voter")
+
+    party, said, _ = gather_of(twilio_post(client, first["action"], {"Digits": "1"}))
+    assert said.startswith("Which party do you lean to? For Red, press 1.")
+    retry, said, _ = gather_of(twilio_post(client, party["action"], {"Digits": "7"}))
+    assert said.startswith("Sorry, we could not take that answer. Key 7 is not one of the choices. Which party")
+    assert retry["action"].endswith("q=party&tries=1")
+    score, said, _ = gather_of(twilio_post(client, retry["action"], {"Digits": "1"}))
+    assert said.startswith("You said Red. How likely") and score["numDigits"] == "2"
+    # The call drops; the next call reaches the survey by its CallSid and resumes at the same question.
+    again, said, _ = gather_of(twilio_post(client, f"{BASE}/twilio/survey?campaign={ids['campaign']}",
+                                           {"CallSid": "CA" + "7" * 32}))
+    assert said.startswith("You said Red.") and f"attempt={ids['second']}" in again["action"]
+    topics, _, _ = gather_of(twilio_post(client, again["action"], {"Digits": "8"}))
+    age, _, _ = gather_of(twilio_post(client, topics["action"], {"Digits": "13"}))
+    since, said, _ = gather_of(twilio_post(client, age["action"], {"Digits": "12"}))
+    assert said.startswith("Sorry, we could not take that answer. The answer must be 18 or more.")
+    since, said, _ = gather_of(twilio_post(client, since["action"], {"Digits": "45"}))
+    assert said.endswith("To skip this question, press star.") and since["numDigits"] == "8"
+    done = twilio_post(client, since["action"], {"Digits": "*"})
+
+    assert done.get_data(as_text=True).endswith("<Say>Thank you for your time. Goodbye.</Say><Hangup /></Response>")
+    with sessions() as session:
+        response = session.scalar(select(SurveyResponse))
+        assert (response.status, response.attempt_id) == ("complete", ids["first"])
+        given_on = dict(session.execute(select(SurveyAnswer.question_id, SurveyAnswer.attempt_id)).all())
+    assert given_on == {"voter": ids["first"], "party": ids["first"], "score": ids["second"],
+                        "topics": ids["second"], "age": ids["second"], "since": ids["second"]}
+
+
+def test_a_phone_survey_hangs_up_after_three_silences_and_leaves_the_interview_to_resume(phone_survey):
+    from web.survey_ivr import survey_url
+
+    client, ids, sessions = phone_survey
+    gather, _, silent = gather_of(twilio_post(client, survey_url(BASE, ids["campaign"], ids["first"])))
+    gather, said, silent = gather_of(twilio_post(client, silent))
+    assert said.startswith("Sorry, we did not hear a key.") and silent.endswith("tries=1")
+    gather, said, _ = gather_of(twilio_post(client, gather["action"], {"Digits": ""}))  # an empty gather
+    assert said.startswith("Sorry, we could not take that answer. No keys were pressed.")
+
+    ended = twilio_post(client, gather["action"], {"Digits": ""}).get_data(as_text=True)
+
+    assert "We did not get an answer. We will call again another time. Goodbye." in ended and "<Hangup" in ended
+    with sessions() as session:
+        assert session.scalar(select(SurveyResponse.status)) == "partial"
+
+
+def test_a_late_repeat_of_an_answered_step_puts_the_current_question_without_changing_the_answer(phone_survey):
+    from web.survey_ivr import survey_url
+
+    client, ids, sessions = phone_survey
+    voter = survey_url(BASE, ids["campaign"], ids["first"], "voter")
+    twilio_post(client, survey_url(BASE, ids["campaign"], ids["first"]))
+    twilio_post(client, voter, {"Digits": "1"})
+
+    _, said, _ = gather_of(twilio_post(client, voter, {"Digits": "2"}))
+
+    assert said.startswith("Which party")
+    with sessions() as session:
+        assert session.scalar(select(SurveyAnswer.value).where(SurveyAnswer.question_id == "voter")) is True
+
+
+def test_the_phone_survey_refuses_unsigned_requests_and_calls_it_does_not_know(phone_survey):
+    from web.survey_ivr import survey_url
+
+    client, ids, _ = phone_survey
+
+    assert twilio_post(client, survey_url(BASE, ids["campaign"], ids["first"]), sign=False).status_code == 403
+    assert twilio_post(client, survey_url(BASE, ids["campaign"], 999)).status_code == 404
+    assert twilio_post(client, survey_url(BASE, 999, ids["first"])).status_code == 404
+    assert twilio_post(client, f"{BASE}/twilio/survey?campaign=x").status_code == 400
+    assert twilio_post(client, f"{BASE}/twilio/survey?campaign={ids['campaign']}").status_code == 400
+    assert twilio_post(client, f"{BASE}/twilio/survey?campaign={ids['campaign']}",
+                       {"CallSid": "CA" + "0" * 32}).status_code == 404
