@@ -534,3 +534,17 @@ def test_the_phone_survey_refuses_unsigned_requests_and_calls_it_does_not_know(p
     assert twilio_post(client, f"{BASE}/twilio/survey?campaign={ids['campaign']}").status_code == 400
     assert twilio_post(client, f"{BASE}/twilio/survey?campaign={ids['campaign']}",
                        {"CallSid": "CA" + "0" * 32}).status_code == 404
+
+
+def test_the_current_step_reads_as_json_for_a_console_with_the_question_piped_and_its_choices(session, poll):
+    ann = add_contact(session, poll, "+12025550101", first_name="Ann")
+    state = answer_all(session, poll, ann, ("voter", True), ("party", 1))
+
+    shown = surveys.step_to_dict(state)
+    ended = surveys.step_to_dict(surveys.record_answer(session, state.response.id, "score", 1))
+
+    assert shown["answers"] == {"voter": True, "party": 1} and shown["status"] == "partial"
+    assert shown["question"]["id"] == "score" and shown["question"]["text"].startswith("You said Red.")
+    assert (shown["question"]["min"], shown["question"]["max"], shown["question"]["position"]) == (0, 10, 3)
+    assert ended["end"] == {"status": "complete", "reason": "", "text": "Thank you for your time. Goodbye."}
+    assert "question" not in ended and ended["status"] == "complete"
