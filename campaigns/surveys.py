@@ -23,6 +23,7 @@ from campaigns.csv_safety import safe_csv_writer
 from campaigns.models import CallAttempt, Campaign, Contact, ContactPhone, utcnow
 from campaigns.questionnaire import (
     COMPLETE,
+    SCREENED_OUT,
     AnswerError,
     Ask,
     DefinitionError,
@@ -304,10 +305,32 @@ def record_answer(
         row.value, row.attempt_id, row.answered_at = value, attempt_id, now
     response.updated_at = now
     step = answered.step()
+    if isinstance(step, Finished) and step.status == COMPLETE and answered.questionnaire.quotas:
+        step = _take_place(session, response, answered, step)
     if isinstance(step, Finished):
         _close(session, response, answered, step, now)
     session.flush()
     return InterviewState(response, state.version, answered)
+
+
+def _take_place(session: Session, response: SurveyResponse, interview: Interview, step: Finished) -> Finished:
+    """Count the cells again under a lock on the campaign's survey row before an interview completes.
+
+    The full cells read when the answer arrived may be stale: another interview
+    may have completed the last place of a cell since.  Completions of one
+    campaign take turns on the lock (PostgreSQL; SQLite writes one at a time
+    anyway), so a cell never ends over its target; the one that came second
+    is screened out.
+    """
+    session.execute(
+        select(CampaignSurvey.campaign_id).where(CampaignSurvey.campaign_id == response.campaign_id).with_for_update()
+    )
+    questionnaire = interview.questionnaire
+    full = full_cells(questionnaire, quota_counts(session, response.campaign_id, questionnaire))
+    for cell_id in cells_of(questionnaire, interview.path_answers()):
+        if cell_id in full:
+            return Finished(SCREENED_OUT, f"quota {cell_id}", interview.render(questionnaire.screen_out_message))
+    return step
 
 
 def _close(session: Session, response: SurveyResponse, interview: Interview, step: Finished, now: datetime) -> None:

@@ -548,3 +548,30 @@ def test_the_current_step_reads_as_json_for_a_console_with_the_question_piped_an
     assert (shown["question"]["min"], shown["question"]["max"], shown["question"]["position"]) == (0, 10, 3)
     assert ended["end"] == {"status": "complete", "reason": "", "text": "Thank you for your time. Goodbye."}
     assert "question" not in ended and ended["status"] == "complete"
+
+
+def test_an_interview_that_completes_after_another_took_the_last_place_of_its_cell_is_screened_out(
+    session, poll, monkeypatch
+):
+    racer, late = (add_contact(session, poll, f"+1202555013{n}") for n in range(2))
+    answer_all(session, poll, add_contact(session, poll, "+12025550139"), *RED_VOTER)
+    waiting = answer_all(session, poll, late, *RED_VOTER[:-1])  # one answer from the end, in cell "red"
+    answer_all(session, poll, racer, *RED_VOTER)  # takes the last place: red is full (2 of 2)
+    real_counts = surveys.quota_counts
+    reads: list[dict[str, int]] = []
+
+    def stale_then_real(session: Session, campaign_id: int, questionnaire: Any) -> dict[str, int]:
+        counted = real_counts(session, campaign_id, questionnaire)
+        reads.append(counted)
+        # The first read happened before the other interview completed (as in a concurrent request).
+        return {"red": 1, "young": 0} if len(reads) == 1 else counted
+
+    monkeypatch.setattr(surveys, "quota_counts", stale_then_real)
+
+    state = surveys.record_answer(session, waiting.response.id, "since", None)
+
+    assert (state.response.status, state.response.end_reason) == ("screened_out", "quota red")
+    assert isinstance(state.step, Finished) and state.step.reason == "quota red"
+    assert reads[-1]["red"] == 2
+    monkeypatch.undo()
+    assert {c["id"]: c["completes"] for c in surveys.quota_report(session, poll.id)}["red"] == 2
