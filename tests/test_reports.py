@@ -268,6 +268,29 @@ def test_a_day_when_the_clocks_go_back_keeps_its_hours_on_the_local_clock(engine
     assert [row["placed"] for row in timeline.by_day.rows] == [4]
 
 
+def test_a_zone_half_an_hour_off_utc_gets_its_own_hours(engine):
+    with make_session_factory(engine)() as session:
+        campaign = Campaign(name="Pune", caller_id=X, drop_message="Sorry")
+        session.add(campaign)
+        session.flush()
+        lst = ContactList(campaign_id=campaign.id, name="L")
+        session.add(lst)
+        session.flush()
+        # India is UTC+05:30: 03:45 and 04:15 UTC are 09:15 and 09:45 there, 04:35 UTC is 10:05.
+        for n, placed in enumerate((utc(10, 3, 45), utc(10, 4, 15), utc(10, 4, 35))):
+            person = Contact(campaign_id=campaign.id, list_id=lst.id)
+            session.add(person)
+            session.flush()
+            session.add(CallAttempt(campaign_id=campaign.id, contact_id=person.id, e164=f"+1201555000{n}",
+                                    attempt_number=1, placed_at=placed))
+        session.commit()
+    kolkata = ZoneInfo("Asia/Kolkata")
+    start, end = reports.local_range(DAY, DAY, kolkata)
+    with engine.connect() as conn:
+        timeline = reports.call_timeline(conn, ReportFilter(start, end, kolkata))
+    assert {row["hour"]: row["placed"] for row in timeline.by_hour.rows if row["placed"]} == {9: 2, 10: 1}
+
+
 def test_calls_by_campaign_list_and_agent_equal_counting_the_raw_rows(seeded):
     engine, ids = seeded
     f = day_filter()
@@ -512,14 +535,15 @@ def test_postgresql_gives_the_same_figures_as_sqlite(seeded, pg_url):
     try:
         with make_session_factory(pg)() as session:
             seed(session)
-        start, end = reports.local_range(date(2026, 11, 9), DAY, NY)
-        f = ReportFilter(start, end, NY)
-        with engine.connect() as lite, pg.connect() as conn:
-            on_sqlite = reports.run_all(lite, f, now=LATER)
-            on_pg = reports.run_all(conn, f, now=LATER)
-            same(on_pg.totals, counted_by_hand(conn, f))
-        same(on_pg.totals, on_sqlite.totals)
-        for key in reports.TABLES:
-            assert on_pg.tables[key].csv_rows() == on_sqlite.tables[key].csv_rows(), key
+        for zone in (NY, ZoneInfo("Asia/Kolkata")):  # hour buckets, and quarter-hour ones
+            start, end = reports.local_range(date(2026, 11, 9), DAY, zone)
+            f = ReportFilter(start, end, zone)
+            with engine.connect() as lite, pg.connect() as conn:
+                on_sqlite = reports.run_all(lite, f, now=LATER)
+                on_pg = reports.run_all(conn, f, now=LATER)
+                same(on_pg.totals, counted_by_hand(conn, f))
+            same(on_pg.totals, on_sqlite.totals)
+            for key in reports.TABLES:
+                assert on_pg.tables[key].csv_rows() == on_sqlite.tables[key].csv_rows(), (zone, key)
     finally:
         pg.dispose()
