@@ -480,3 +480,53 @@ def test_a_questionnaire_that_a_keypad_cannot_answer_says_why():
     many = parse_questionnaire({"questions": [{"id": "a", "text": "a", "type": "single",
                                                "choices": [str(n) for n in range(10)]}]})
     assert [field for field, _ in ivr_problems(many)] == ["a.choices"]
+
+
+def keys_for(question: Question, value: Any) -> str:
+    """What a respondent types for ``value``: the inverse of ``ivr_value``."""
+    if value is None:
+        return "*"
+    if question.type == "single":
+        return str([c.code for c in question.choices].index(value) + 1)
+    if question.type == "multiple":
+        return "".join(str([c.code for c in question.choices].index(code) + 1) for code in value) + "#"
+    if question.type == "yesno":
+        return "1" if value else "2"
+    if question.type == "date":
+        day = date.fromisoformat(value)
+        return f"{day.month:02d}{day.day:02d}{day.year:04d}"
+    return f"{value}#"
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(questionnaires(), st.data())
+def test_on_a_keypad_every_valid_answer_typed_as_keys_is_taken_as_that_answer(definition, data):
+    for question in definition["questions"]:
+        if question["type"] == "text":
+            question["type"] = "yesno"
+        if question["type"] == "number":
+            question["min"] = abs(question["min"])
+            question["max"] = question["min"] + 100
+        if question["type"] != "single":
+            question["rules"] = [rule for rule in question["rules"] if "if" not in rule or question["type"] == "yesno"]
+        if question["type"] not in ("single", "multiple", "number"):
+            question.pop("min", None)
+            question.pop("max", None)
+            question.pop("choices", None)
+        question.pop("max_length", None)
+    questionnaire = parse_questionnaire(definition)
+    assert ivr_problems(questionnaire) == []
+    interview = Interview(questionnaire)
+
+    for _ in range(len(questionnaire.questions)):
+        step = interview.step()
+        if isinstance(step, Finished):
+            break
+        prompt = ivr_prompt(step)
+        value = validate_answer(step.question, data.draw(valid_answer(step.question)))
+        keys = keys_for(step.question, value)
+        assert prompt.question_id == step.question.id and not prompt.hangup
+        assert prompt.num_digits is None or len(keys.rstrip("#")) <= prompt.num_digits or keys == "*"
+        assert ivr_value(step.question, keys) == value
+        interview = interview.answer(step.question.id, ivr_value(step.question, keys))
+    assert ivr_prompt(interview.step()).hangup
