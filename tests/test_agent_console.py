@@ -114,7 +114,7 @@ def sse_events(response: Any) -> Iterator[tuple[str, Any]]:
 
 @pytest.fixture
 def rig(tmp_path: Any) -> Iterator[WebRig]:
-    rig = make_rig(tmp_path, AGENT_EVENTS_POLL_S=0.01, AGENT_EVENTS_LIFETIME_S=5.0)
+    rig = make_rig(tmp_path, AGENT_EVENTS_POLL_S=0.01, AGENT_EVENTS_LIFETIME_S=5.0, AGENT_EVENTS_ASSIST_S=0.02)
     yield rig
     with rig.app.app_context():
         resources().engine.dispose()
@@ -329,7 +329,7 @@ def test_a_call_closed_by_the_dialer_is_taken_off_the_screen(rig: WebRig) -> Non
     next(data for event, data in seen if event == "call")
 
     set_agent(rig, cid, "ready")
-    following = [next(seen), next(seen)]
+    following = [pair for pair, _ in zip((p for p in seen if p[0] != "assist"), range(2), strict=False)]
     response.close()
 
     assert [e for e, _ in following] == ["state", "call_closed"]
@@ -527,7 +527,9 @@ def test_every_console_route_answers_junk_with_a_clear_error_never_a_crash(tmp_p
                for url, method in routes}
 
     assert answers == {("/agent", "GET"): 200, ("/agent/state", "POST"): 400, ("/agent/hangup", "POST"): 400,
-                       ("/agent/disposition", "POST"): 400, ("/agent/events", "GET"): 409}
+                       ("/agent/disposition", "POST"): 400, ("/agent/events", "GET"): 409,
+                       ("/agent/help", "POST"): 400, ("/agent/help/cancel", "POST"): 400,
+                       ("/agent/transfer", "POST"): 400, ("/agent/transfer/complete", "POST"): 400}
 
 
 def test_the_engine_carries_a_callback_time_and_a_dnc_request_on_the_closed_call() -> None:
@@ -661,3 +663,255 @@ def test_an_agent_takes_a_real_dialer_call_through_the_web_and_the_disposition_r
         assert contact.status == "callback"
         assert contact.next_eligible_at == tomorrow.astimezone(UTC)
     assert alice_now()["pause_reason"] == "break"
+
+
+# ------------------------------------------------------------------------------------------ help and transfers
+
+
+def assist_where(seen: Iterator[tuple[str, Any]], condition: Any) -> dict[str, Any]:
+    """The first pushed help-and-transfer picture that satisfies ``condition``."""
+    return next(data for event, data in seen if event == "assist" and condition(data))
+
+
+def add_agent_user(rig: WebRig, username: str, display_name: str) -> FlaskClient:
+    from campaigns import accounts
+    from tests.web_support import PASSWORD, sign_in
+
+    with rig.sessions()() as session, session.begin():
+        accounts.create_user(session, username, PASSWORD, "agent", display_name=display_name)
+    client = rig.app.test_client()
+    sign_in(client, username)
+    return client
+
+
+def test_an_agent_who_asks_for_help_is_on_the_floor_and_sees_the_request_until_a_supervisor_closes_it(
+    rig: WebRig,
+) -> None:
+    from campaigns.supervision import help_done, open_help_requests
+
+    cid, _, _, _ = call_setup(rig)
+    alice = rig.client("agent")
+    stream = alice.get(f"/agent/events?campaign_id={cid}", buffered=False)
+    seen = sse_events(stream)
+    assert assist_where(seen, lambda a: True)["help"] is None
+
+    answer = post(alice, "/agent/help", {"campaign_id": cid, "note": "  customer   wants a   manager "})
+    shown = assist_where(seen, lambda a: a["help"] is not None)
+    requests = open_help_requests(redis_of(rig), cid)
+    help_done(redis_of(rig), cid, "alice", by="sam")
+    closed = assist_where(seen, lambda a: a["help"] is None)
+    stream.close()
+
+    assert answer.status_code == 200
+    assert [(r.agent_id, r.note) for r in requests] == [("alice", "customer wants a manager")]
+    assert shown["help"] == {"note": "customer wants a manager", "at": requests[0].at}
+    assert closed["help"] is None
+    assert [(name, agent) for name, agent, _ in commands(rig, cid)] == [("help_request", "alice"),
+                                                                       ("help_done", "alice")]
+
+
+def test_an_agent_may_withdraw_a_help_request_and_a_note_too_long_is_refused_naming_the_note(rig: WebRig) -> None:
+    from campaigns.supervision import open_help_requests
+
+    cid = new_campaign(rig)
+    alice = rig.client("agent")
+
+    too_long = post(alice, "/agent/help", {"campaign_id": cid, "note": "x" * 501})
+    not_text = post(alice, "/agent/help", {"campaign_id": cid, "note": ["help"]})
+    asked = post(alice, "/agent/help", {"campaign_id": cid})
+    withdrawn = post(alice, "/agent/help/cancel", {"campaign_id": cid})
+    again = post(alice, "/agent/help/cancel", {"campaign_id": cid})
+
+    assert (too_long.status_code, too_long.get_json()["field"]) == (400, "note")
+    assert (not_text.status_code, not_text.get_json()["field"]) == (400, "note")
+    assert asked.status_code == 200 and asked.get_json()["help"]["note"] == ""
+    assert withdrawn.get_json()["closed"] is True and again.get_json()["closed"] is False
+    assert open_help_requests(redis_of(rig), cid) == []
+    assert [name for name, _, _ in commands(rig, cid)] == ["help_request", "help_done"]
+
+
+def test_an_agent_is_told_of_a_whisper_or_a_barge_on_their_call_but_never_of_a_silent_listener(rig: WebRig) -> None:
+    from campaigns.supervision import monitor_key
+
+    cid, _, _, call_id = call_setup(rig)
+    client = redis_of(rig)
+
+    def supervisor_on(mode: str, on_call: str) -> None:
+        client.hset(monitor_key(cid), "alice", json.dumps(
+            {"mode": mode, "by": "sam", "supervisor": "client:sam", "leg": "LEG1", "call_id": on_call, "at": 1.0}))
+
+    supervisor_on("listen", call_id)
+    stream = rig.client("agent").get(f"/agent/events?campaign_id={cid}", buffered=False)
+    seen = sse_events(stream)
+    listening = assist_where(seen, lambda a: True)
+    supervisor_on("whisper", call_id)
+    whispering = assist_where(seen, lambda a: a["joined"])
+    supervisor_on("barge", "c-an-earlier-call")
+    earlier = assist_where(seen, lambda a: not a["joined"])
+    supervisor_on("barge", call_id)
+    barging = assist_where(seen, lambda a: a["joined"])
+    stream.close()
+
+    assert listening["joined"] == [] and "listen" not in json.dumps(listening)
+    assert whispering["joined"] == [{"mode": "whisper", "by": "sam", "name": "Sam"}]
+    assert earlier["joined"] == []
+    assert barging["joined"] == [{"mode": "barge", "by": "sam", "name": "Sam"}]
+
+
+def test_an_agent_on_a_call_is_offered_the_colleagues_who_are_ready_by_name(rig: WebRig) -> None:
+    cid, _, _, _ = call_setup(rig)  # Bob Marsh is an agent of the records, login "bob"
+    set_agent(rig, cid, "ready", agent="bob")
+    set_agent(rig, cid, "on_call", call_id="c-other", agent="carl")
+    redis_of(rig).hset(agents_key(cid), "agent001", json.dumps({"state": "ready", "since": 1.0, "bot": True}))
+
+    stream = rig.client("agent").get(f"/agent/events?campaign_id={cid}", buffered=False)
+    offered = assist_where(sse_events(stream), lambda a: a["colleagues"])
+    stream.close()
+
+    assert offered["colleagues"] == [{"agent_id": "bob", "bot": False, "name": "Bob Marsh"},
+                                     {"agent_id": "agent001", "bot": True, "name": "agent001"}]
+
+
+def test_a_warm_transfer_brings_a_colleague_in_and_complete_hands_the_call_to_them(rig: WebRig) -> None:
+    cid, _, _, call_id = call_setup(rig)
+    set_agent(rig, cid, "ready", agent="bob")
+    alice = rig.client("agent")
+    stream = alice.get(f"/agent/events?campaign_id={cid}", buffered=False)
+    seen = sse_events(stream)
+
+    too_soon = post(alice, "/agent/transfer/complete", {"campaign_id": cid})
+    warm = post(alice, "/agent/transfer", {"campaign_id": cid, "to": "bob", "mode": "warm"})
+    waiting = assist_where(seen, lambda a: a["transfer"] is not None)
+    not_joined = post(alice, "/agent/transfer/complete", {"campaign_id": cid})
+    set_agent(rig, cid, "reserved", call_id=call_id, agent="bob")  # the dialer brought Bob into the room
+    joined = assist_where(seen, lambda a: a["transfer"] and a["transfer"]["joined"])
+    done = post(alice, "/agent/transfer/complete", {"campaign_id": cid})
+    stream.close()
+
+    assert (too_soon.status_code, too_soon.get_json()["field"]) == (409, "to")
+    assert warm.status_code == 200 and warm.get_json()["mode"] == "warm"
+    assert (waiting["transfer"]["to"], waiting["transfer"]["name"], waiting["transfer"]["joined"]) == (
+        "bob", "Bob Marsh", False)
+    assert (not_joined.status_code, not_joined.get_json()["field"]) == (409, "to")
+    assert "ready" in not_joined.get_json()["error"]
+    assert joined["transfer"]["joined"] is True and joined["colleagues"] == []
+    assert done.status_code == 200
+    assert commands(rig, cid) == [("transfer", "alice", {"to": "bob", "mode": "warm", "by": "alice"}),
+                                  ("transfer", "alice", {"to": "bob", "mode": "cold", "by": "alice"})]
+
+
+def test_a_colleague_brought_into_a_call_sees_who_brought_them(rig: WebRig) -> None:
+    cid, _, _, call_id = call_setup(rig)
+    dora = add_agent_user(rig, "dora", "Dora Quist")
+    set_agent(rig, cid, "reserved", call_id=call_id, agent="dora")
+
+    stream = dora.get(f"/agent/events?campaign_id={cid}", buffered=False)
+    seen = sse_events(stream)
+    state = next(data for event, data in seen if event == "state")
+    consulting = assist_where(seen, lambda a: a["consulting"])
+    stream.close()
+
+    assert state["state"] == "reserved"
+    assert consulting["consulting"] == {"agent_id": "alice", "state": "on_call", "name": "Alice"}
+
+
+def test_a_cold_transfer_to_a_number_goes_out_as_e164_and_bad_transfers_are_refused_naming_the_field(
+    rig: WebRig,
+) -> None:
+    cid, _, _, call_id = call_setup(rig)
+    set_agent(rig, cid, "on_call", call_id="c-someone-else", agent="bob")
+    set_agent(rig, cid, "ready", agent="dora")
+    alice = rig.client("agent")
+
+    def transfer(**body: Any) -> tuple[int, str | None]:
+        answer = post(alice, "/agent/transfer", {"campaign_id": cid, **body})
+        return answer.status_code, (answer.get_json() or {}).get("field")
+
+    refusals = {
+        "mode": transfer(to="dora", mode="lukewarm"),
+        "no target": transfer(to="  ", mode="cold"),
+        "short number": transfer(to="+1 555", mode="cold"),
+        "junk": transfer(to="bob; drop table", mode="cold"),
+        "self": transfer(to="alice", mode="warm"),
+        "logged out": transfer(to="zed", mode="warm"),
+        "busy": transfer(to="bob", mode="cold"),
+        "warm outside": transfer(to="+1 212 555 0177", mode="warm"),
+    }
+    cold_out = transfer(to="(212) 555-0177", mode="cold")
+    set_agent(rig, cid, "wrap_up", call_id=call_id)
+    after_the_call = transfer(to="dora", mode="cold")
+
+    assert refusals == {"mode": (400, "mode"), "no target": (400, "to"), "short number": (400, "to"),
+                        "junk": (400, "to"), "self": (400, "to"), "logged out": (409, "to"), "busy": (409, "to"),
+                        "warm outside": (400, "mode")}
+    assert cold_out == (200, None)
+    assert after_the_call == (409, "action")
+    assert commands(rig, cid) == [("transfer", "alice", {"to": "+12125550177", "mode": "cold", "by": "alice"})]
+
+
+def test_the_console_has_help_and_transfer_controls_with_their_keys(rig: WebRig) -> None:
+    new_campaign(rig)
+
+    page = rig.client("agent").get("/agent").get_data(as_text=True)
+
+    assert 'id="help-form"' in page and 'id="transfer-form"' in page and 'id="transfer-complete"' in page
+    assert "<kbd>A</kbd>" in page and "<kbd>T</kbd>" in page and "<kbd>C</kbd>" in page
+    assert 'data-url-transfer="/agent/transfer"' in page and 'data-url-help="/agent/help"' in page
+
+
+def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_and_completes_it(tmp_path: Any) -> None:
+    from campaigns.db import make_engine
+    from campaigns.live_dialer import DialerOptions, DialerProcess
+    from campaigns.redis_conn import connect_redis
+    from dialer.carriers.rooms import Role
+    from dialer.carriers.simulated import SimulatedCarrier
+    from dialer.simulation.scenario import parse_scenario
+    from tests.test_live_dialer import lawful_numbers, run_until
+
+    numbers = lawful_numbers(1)  # one customer: Dora, once ready, gets no call of her own
+    rig = make_rig(tmp_path)
+    cid = new_campaign(rig)
+    with rig.sessions()() as session, session.begin():
+        contact_list = ContactList(campaign_id=cid, name="Live list")
+        session.add(contact_list)
+        session.flush()
+        contact = Contact(campaign_id=cid, list_id=contact_list.id, first_name="Pat", last_name="Doyle",
+                          state=numbers.state)
+        contact.phones.append(ContactPhone(campaign_id=cid, e164=numbers.e164(0), timezones=[numbers.zone]))
+        session.add(contact)
+    db = make_engine(rig.database_url)
+    client = connect_redis(rig.app.config["REDIS_URL"])
+    process = DialerProcess(db, client, DialerOptions(campaign_ids=(cid,), lease_s=5.0,
+                                                      scenario=parse_scenario(ALWAYS_A_PERSON)))
+    alice, dora = rig.client("agent"), add_agent_user(rig, "dora", "Dora Quist")
+
+    def live(agent: str) -> dict[str, Any]:
+        raw = client.hget(agents_key(cid), agent)
+        return json.loads(raw) if raw else {}
+
+    try:
+        assert post(alice, "/agent/state", {"campaign_id": cid, "action": "ready"}).status_code == 200
+        assert post(dora, "/agent/state", {"campaign_id": cid, "action": "pause", "reason": "break"}).status_code == 200
+        assert run_until([process], lambda: live("alice").get("state") == "on_call"
+                         and live("dora").get("state") == "paused", timeout=20), live("alice")
+        call_id = live("alice")["call_id"]
+        assert post(dora, "/agent/state", {"campaign_id": cid, "action": "ready"}).status_code == 200
+        assert run_until([process], lambda: live("dora").get("state") == "ready", timeout=10), live("dora")
+
+        warm = post(alice, "/agent/transfer", {"campaign_id": cid, "to": "dora", "mode": "warm"})
+        assert warm.status_code == 200, warm.get_json()
+        assert run_until([process], lambda: live("dora").get("call_id") == call_id, timeout=10), live("dora")
+        run = process.runs[cid]
+        assert isinstance(run.carrier, SimulatedCarrier)
+        in_the_room = {leg.who: leg.role for leg in run.carrier.rooms.room("alice").legs.values()}
+        complete = post(alice, "/agent/transfer/complete", {"campaign_id": cid})
+        assert complete.status_code == 200, complete.get_json()
+        assert run_until([process], lambda: live("dora").get("state") == "on_call"
+                         and live("alice").get("call_id") != call_id, timeout=10), (live("alice"), live("dora"))
+    finally:
+        process.shutdown()
+        db.dispose()
+
+    assert in_the_room["client:dora"] is Role.COLLEAGUE  # all three talked before the hand-over
+    assert live("dora")["call_id"] == call_id
+    assert live("alice")["state"] == "ready"

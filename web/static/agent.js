@@ -24,6 +24,9 @@
   let current = { state: "offline", since: null, call_id: null };
   let call = null;
   let connectedAt = null;
+  let assist = { help: null, joined: [], transfer: null, colleagues: [], consulting: null };
+  const NUMBER = "__number__";
+  const STRANDED_AFTER_S = 15; // reserved this long on a call nobody else holds: the consultation is over
 
   // ---------------------------------------------------------------- helpers
   const now = () => Date.now() / 1000 + clockOffset;
@@ -81,12 +84,22 @@
     let detail = DETAILS[s] || "";
     if (s === "paused" && current.pause_reason) detail = `Paused: ${current.pause_reason}. ${DETAILS.paused}`;
     text($("state-detail"), detail);
-    $("go-ready").disabled = !campaign || s === "ready" || s === "on_call" || s === "reserved" || s === "wrap_up";
+    $("go-ready").disabled = !campaign || s === "ready" || s === "on_call" || s === "wrap_up"
+      || (s === "reserved" && !stranded());
+    if (s === "reserved" && assist.consulting && assist.consulting.state === "on_call") {
+      text($("state-label"), "Warm transfer");
+      text($("state-detail"), `${assist.consulting.name} brought you into their call: you, they and the customer all hear each other. They will hand the customer over to you.`);
+    }
+    if (s === "reserved" && stranded()) {
+      text($("state-detail"), "The call you were brought into has ended: go ready for the next one.");
+    }
     $("pause").disabled = !campaign || s === "paused" || s === "on_call" || s === "reserved" || s === "wrap_up";
     $("logout").disabled = !campaign || s === "offline";
     const onCall = s === "on_call" || s === "wrap_up";
     $("dispo-fields").disabled = !(onCall && call);
     $("hangup").disabled = s !== "on_call";
+    $("transfer-fields").disabled = s !== "on_call" || !!assist.transfer;
+    $("transfer-form").hidden = s !== "on_call";
     const pill = $("call-state");
     pill.className = `pill ${s === "wrap_up" ? "wrap_up" : "on_call"}`;
     text(pill, s === "wrap_up" ? "Call ended" : "On call");
@@ -96,6 +109,10 @@
   function tick() {
     const since = current.since;
     const elapsed = since ? now() - since : 0;
+    if (current.state === "reserved" && stranded() && $("go-ready").disabled) {
+      $("go-ready").disabled = false;
+      text($("state-detail"), "The call you were brought into has ended: go ready for the next one.");
+    }
     text($("state-time"), since ? window.dialer.seconds(elapsed) : "–");
     const timer = $("wrap-timer");
     if (current.state === "wrap_up" && since) {
@@ -107,6 +124,10 @@
       timer.hidden = true;
     }
     if (call && connectedAt && (current.state === "on_call")) text($("talk-time"), window.dialer.seconds(now() - connectedAt));
+    if (assist.help) {
+      const note = assist.help.note ? ` (“${assist.help.note}”)` : "";
+      text($("help-text"), `Help requested ${window.dialer.seconds(Math.max(0, now() - assist.help.at))} ago${note}: a supervisor will come to you.`);
+    }
     if (call && call.contact.utc_offset_min != null && call.contact.time_zone) {
       const local = new Date((now() + call.contact.utc_offset_min * 60) * 1000);
       const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -227,6 +248,107 @@
     if (!result.ok) showError(result.data.error || "Could not hang up.");
   }
 
+  // ---------------------------------------------------------------- help and transfers
+  function stranded() {
+    if (current.state !== "reserved") return false;
+    if (assist.consulting) return assist.consulting.state !== "on_call" && assist.consulting.state !== "reserved";
+    return current.since != null && now() - current.since >= STRANDED_AFTER_S;
+  }
+
+  function renderAssist(data) {
+    assist = data;
+    const asked = !!data.help;
+    $("help-status").hidden = !asked;
+    const pill = $("help-pill");
+    pill.hidden = !asked;
+    pill.className = "pill ringing";
+    text(pill, "Waiting for a supervisor");
+    text($("help-ask"), asked ? "Update request " : "Ask for help ");
+    $("help-ask").appendChild(el("kbd", { text: "A" }));
+
+    const joined = $("joined");
+    joined.replaceChildren();
+    (data.joined || []).forEach((j) => {
+      const words = j.mode === "whisper"
+        ? `${j.name} is coaching you: only you hear them, the customer does not.`
+        : `${j.name} has joined your call: you and the customer both hear them.`;
+      joined.appendChild(el("p", { className: `joined-note ${j.mode}`, text: words }));
+    });
+
+    const select = $("transfer-to");
+    const chosen = select.value;
+    select.replaceChildren();
+    if (!data.colleagues.length) select.appendChild(el("option", { value: "", text: "No colleague is ready right now" }));
+    data.colleagues.forEach((c) => {
+      const label = c.name !== c.agent_id ? `${c.name} (${c.agent_id})` : c.agent_id;
+      select.appendChild(el("option", { value: c.agent_id, text: c.bot ? `${label}, simulated` : label }));
+    });
+    select.appendChild(el("option", { value: NUMBER, text: "A phone number…" }));
+    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+    numberChosen();
+
+    const warm = data.transfer;
+    $("warm").hidden = !warm;
+    if (warm) {
+      text($("warm-text"), warm.joined
+        ? `${warm.name} is on the line with you and the customer. Introduce them, then complete the transfer.`
+        : `Bringing ${warm.name} into the call…`);
+      $("transfer-complete").disabled = !warm.joined;
+    }
+    renderState();
+  }
+
+  function numberChosen() {
+    const byNumber = $("transfer-to").value === NUMBER;
+    $("transfer-number-label").hidden = !byNumber;
+    const cold = document.querySelector('#transfer-form input[name="mode"][value="cold"]');
+    const warm = document.querySelector('#transfer-form input[name="mode"][value="warm"]');
+    warm.disabled = byNumber;  // an outside number cannot be brought in and then handed over
+    if (byNumber) cold.checked = true;
+  }
+
+  async function askForHelp(event) {
+    if (event) event.preventDefault();
+    clearFieldErrors(); showError("");
+    if (!campaign) { showError("Choose a campaign first."); $("campaign").focus(); return; }
+    const result = await post(cfg.urlHelp, { campaign_id: campaign, note: $("help-note").value });
+    if (!result.ok) { fieldError(result.data.field || "note", result.data.error || `Not sent (${result.status}).`); return; }
+    $("help-note").value = "";
+    renderAssist(Object.assign({}, assist, { help: result.data.help }));
+  }
+
+  async function cancelHelp() {
+    showError("");
+    const result = await post(cfg.urlHelpCancel, { campaign_id: campaign });
+    if (!result.ok) { showError(result.data.error || "Could not cancel the request."); return; }
+    renderAssist(Object.assign({}, assist, { help: null }));
+  }
+
+  async function transferCall(event) {
+    if (event) event.preventDefault();
+    if ($("transfer-fields").disabled) return;
+    clearFieldErrors(); showError("");
+    const picked = $("transfer-to").value;
+    const to = picked === NUMBER ? $("transfer-number").value : picked;
+    const mode = (document.querySelector('#transfer-form input[name="mode"]:checked') || {}).value || "warm";
+    if (!to) { fieldError("to", picked === NUMBER ? "Type the phone number." : "No colleague is ready: choose a phone number instead."); return; }
+    const result = await post(cfg.urlTransfer, { campaign_id: campaign, to, mode });
+    if (!result.ok) { fieldError(result.data.field || "to", result.data.error || `Not transferred (${result.status}).`); return; }
+    $("transfer-number").value = "";
+    if (mode === "warm") {
+      const name = (assist.colleagues.find((c) => c.agent_id === to) || {}).name || to;
+      renderAssist(Object.assign({}, assist, { transfer: { to, name, at: now(), joined: false } }));
+    }
+  }
+
+  async function completeTransfer() {
+    if ($("warm").hidden || $("transfer-complete").disabled) return;
+    showError("");
+    const result = await post(cfg.urlTransferComplete, { campaign_id: campaign });
+    if (!result.ok) { showError(result.data.error || "Could not complete the transfer."); return; }
+    $("transfer-complete").disabled = true;  // the dialer moves the customer; the call leaves this screen
+  }
+
   // ---------------------------------------------------------------- the push
   function listen() {
     if (!campaign) return;
@@ -245,6 +367,7 @@
       renderState();
     });
     source.addEventListener("call", (e) => renderCall(JSON.parse(e.data)));
+    source.addEventListener("assist", (e) => renderAssist(JSON.parse(e.data)));
     source.addEventListener("call_closed", () => clearCall());
     source.addEventListener("error", () => {
       text($("link"), "Reconnecting…");
@@ -288,9 +411,15 @@
   $("logout").addEventListener("click", () => act("logout"));
   $("hangup").addEventListener("click", hangup);
   $("disposition-form").addEventListener("submit", submitDisposition);
+  $("help-form").addEventListener("submit", askForHelp);
+  $("help-cancel").addEventListener("click", cancelHelp);
+  $("transfer-form").addEventListener("submit", transferCall);
+  $("transfer-to").addEventListener("change", numberChosen);
+  $("transfer-complete").addEventListener("click", completeTransfer);
   $("campaign").addEventListener("change", (e) => {
     campaign = e.target.value;
     current = { state: "offline", since: null, call_id: null };
+    assist = { help: null, joined: [], transfer: null, colleagues: [], consulting: null };
     clearCall();
     listen();
   });
@@ -312,6 +441,12 @@
       act("pause");
     } else if (key === "h" && !$("hangup").disabled) {
       hangup();
+    } else if (key === "a" && campaign) {
+      askForHelp(e);
+    } else if (key === "t" && !$("transfer-fields").disabled) {
+      $("transfer-to").focus(); e.preventDefault();
+    } else if (key === "c" && !$("warm").hidden && !$("transfer-complete").disabled) {
+      completeTransfer();
     }
   });
   setInterval(tick, 1000);
