@@ -149,7 +149,7 @@ class ReportFilter:
                 raise ReportError(name, "must be a datetime with a time zone")
         if self.end <= self.start:
             raise ReportError("end", "must be after the start")
-        if self.end - self.start > timedelta(days=MAX_RANGE_DAYS):
+        if self.end - self.start > timedelta(days=MAX_RANGE_DAYS, hours=1):  # an hour of slack for summer time
             raise ReportError("end", f"a report covers at most {MAX_RANGE_DAYS} days")
         for name in ("campaign_id", "list_id", "agent_id"):
             value = getattr(self, name)
