@@ -2,8 +2,9 @@
 
 Every report is aggregate SQL (``GROUP BY`` in the database): a campaign of a
 million attempts costs a few grouped scans, never a million rows in Python.
-Python only folds the grouped rows (at most one per local hour of the range)
-into totals and turns sums into rates.
+Python only folds the grouped rows (one per UTC hour of the range at most,
+per caller ID for the caller report) into local days and hours and totals,
+and turns sums into rates.
 
 Definitions (the page prints them; the compliance desk counts the same way,
 see ``campaigns.compliance_reports``):
@@ -117,7 +118,6 @@ TALK_STATES = ("reserved", "on_call")
 CLOSED_STATUSES = (
     ContactStatus.DONE.value, ContactStatus.DNC.value, ContactStatus.BAD_NUMBER.value, ContactStatus.EXHAUSTED.value,
 )
-DAY_S = 86400
 HOUR_S = 3600
 
 
@@ -398,7 +398,7 @@ def _zero() -> dict[str, float]:
 
 @dataclass
 class Timeline:
-    """The range's totals, its local days and its hours of the day, from one scan grouped by (day, hour)."""
+    """The range's totals, its local days and its hours of the day, from one scan grouped by UTC hour."""
 
     totals: dict[str, Any]
     by_day: ReportTable
@@ -406,6 +406,8 @@ class Timeline:
 
 
 def call_timeline(conn: Connection, f: ReportFilter) -> Timeline:
+    """Totals, days and hours of the day: the database counts per UTC hour (quarter hour where the zone is
+    half an hour off), and each bucket is then put in its local day and hour, summer time included."""
     size = _bucket_size(f)
     bucket = _utc_bucket(conn, CallAttempt.placed_at, size).label("bucket")
     rows = conn.execute(select(bucket, *_call_measures(conn)).where(*_attempt_scope(f)).group_by(bucket)).all()
