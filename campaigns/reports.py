@@ -710,7 +710,9 @@ def agent_time(conn: Connection, f: ReportFilter, *, now: datetime | None = None
     return AgentTime(
         table=ReportTable("agent_time", "Agent time", columns, table_rows,
                           note="Talk includes the moment an agent is reserved for an answered call. Occupancy = "
-                               "(talk + wrap) / (ready + talk + wrap)."),
+                               "(talk + wrap) / (ready + talk + wrap)."
+                               + (" An agent's time belongs to no list: the list filter does not apply here."
+                                  if f.list_id is not None else "")),
         ready_s=sum(r["ready_s"] for r in table_rows),
         on_calls=sum(r["calls"] for r in table_rows),
     )

@@ -343,6 +343,16 @@ def test_agent_time_while_the_day_is_still_running_stops_at_now(seeded):
     assert ben["paused:break"] == pytest.approx(600, abs=0.01)
 
 
+def test_agent_time_says_the_list_filter_does_not_apply_to_it(seeded):
+    engine, ids = seeded
+    with engine.connect() as conn:
+        with_list = reports.agent_time(conn, day_filter(campaign_id=ids.solar, list_id=ids.north), now=LATER)
+        without = reports.agent_time(conn, day_filter(campaign_id=ids.solar), now=LATER)
+    assert "list filter does not apply" in with_list.table.note
+    assert "list filter" not in without.table.note
+    assert with_list.table.rows == without.table.rows
+
+
 def test_list_penetration_counts_contacts_in_total_and_by_attempt_number(seeded):
     engine, ids = seeded
     with engine.connect() as conn:
