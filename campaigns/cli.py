@@ -28,6 +28,7 @@ from campaigns.commands.jobs import jobs_group
 from campaigns.commands.run import run_command
 from campaigns.commands.scheduler import scheduler_command
 from campaigns.commands.simulate import simulate_command
+from campaigns.commands.survey import survey_group
 from campaigns.commands.user import user_group
 from campaigns.db import SchemaError, ensure_schema
 from campaigns.services import CampaignError
@@ -133,3 +134,4 @@ main.add_command(scheduler_command)
 main.add_command(jobs_group)
 main.add_command(agent_group)
 main.add_command(user_group)
+main.add_command(survey_group)

@@ -60,7 +60,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(_close_session)
 
-    from web import admin, agent_console, auth, campaigns_api, desk, floor, health, manager, softphone, twilio_webhooks
+    from web import (
+        admin,
+        agent_console,
+        auth,
+        campaigns_api,
+        desk,
+        floor,
+        health,
+        manager,
+        softphone,
+        survey_ivr,
+        twilio_webhooks,
+    )
     from web import jobs as jobs_pages
     from web import reports as report_pages
 
@@ -80,6 +92,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(desk.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(report_pages.bp)
+    app.register_blueprint(survey_ivr.bp)
     from web import api as rest_api
     rest_api.register(app)
     return app
