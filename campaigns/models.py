@@ -241,7 +241,12 @@ class Agent(Base):
 
 class AgentStateChange(Base):
     __tablename__ = "agent_state_changes"
-    __table_args__ = (Index("ix_agent_state_changes_agent_at", "agent_id", "at"),)
+    __table_args__ = (
+        Index("ix_agent_state_changes_agent_at", "agent_id", "at"),
+        # The agent-time report: a campaign's changes of a range, read agent by agent in time order.
+        Index("ix_agent_state_changes_campaign_agent_at", "campaign_id", "agent_id", "at", "id",
+              postgresql_include=["state", "reason"]),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
@@ -259,6 +264,8 @@ class CallAttempt(Base):
         # A contact attempt is claimed once: two processes can never place the same attempt.
         UniqueConstraint("contact_id", "attempt_number", name="uq_attempt_per_contact"),
         Index("ix_call_attempts_campaign_placed", "campaign_id", "placed_at"),
+        # Reports of one agent's calls within a range.
+        Index("ix_call_attempts_agent_placed", "agent_id", "placed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
