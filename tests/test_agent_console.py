@@ -859,7 +859,11 @@ def test_the_console_has_help_and_transfer_controls_with_their_keys(rig: WebRig)
     assert 'data-url-transfer="/agent/transfer"' in page and 'data-url-help="/agent/help"' in page
 
 
-def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_and_completes_it(tmp_path: Any) -> None:
+@pytest.mark.parametrize("ending", ["complete", "hang up"])
+def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_then_completes_it_or_hangs_up(
+    tmp_path: Any, ending: str,
+) -> None:
+    """Completed, the customer is the colleague's; hung up, the colleague held for the call goes ready again."""
     from campaigns.db import make_engine
     from campaigns.live_dialer import DialerOptions, DialerProcess
     from campaigns.redis_conn import connect_redis
@@ -869,7 +873,7 @@ def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_and_completes
     from tests.test_live_dialer import lawful_numbers, run_until
 
     numbers = lawful_numbers(1)  # one customer: Dora, once ready, gets no call of her own
-    rig = make_rig(tmp_path)
+    rig = make_rig(tmp_path, AGENT_EVENTS_POLL_S=0.02, AGENT_EVENTS_LIFETIME_S=3.0, AGENT_EVENTS_ASSIST_S=0.05)
     cid = new_campaign(rig)
     with rig.sessions()() as session, session.begin():
         contact_list = ContactList(campaign_id=cid, name="Live list")
@@ -904,14 +908,29 @@ def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_and_completes
         run = process.runs[cid]
         assert isinstance(run.carrier, SimulatedCarrier)
         in_the_room = {leg.who: leg.role for leg in run.carrier.rooms.room("alice").legs.values()}
-        complete = post(alice, "/agent/transfer/complete", {"campaign_id": cid})
-        assert complete.status_code == 200, complete.get_json()
-        assert run_until([process], lambda: live("dora").get("state") == "on_call"
-                         and live("alice").get("call_id") != call_id, timeout=10), (live("alice"), live("dora"))
+        if ending == "complete":
+            complete = post(alice, "/agent/transfer/complete", {"campaign_id": cid})
+            assert complete.status_code == 200, complete.get_json()
+            assert run_until([process], lambda: live("dora").get("state") == "on_call"
+                             and live("alice").get("call_id") != call_id, timeout=10), (live("alice"), live("dora"))
+        else:
+            assert post(alice, "/agent/hangup", {"campaign_id": cid}).status_code == 200
+            assert run_until([process], lambda: live("alice").get("state") == "wrap_up", timeout=10)
+            held = live("dora")  # the dialer still holds Dora for a call that has ended
+            stream = dora.get(f"/agent/events?campaign_id={cid}", buffered=False)
+            consulting = assist_where(sse_events(stream), lambda a: a["consulting"])["consulting"]
+            stream.close()
+            assert post(dora, "/agent/state", {"campaign_id": cid, "action": "ready"}).status_code == 200
+            assert run_until([process], lambda: live("dora").get("state") == "ready", timeout=10), live("dora")
     finally:
         process.shutdown()
         db.dispose()
 
     assert in_the_room["client:dora"] is Role.COLLEAGUE  # all three talked before the hand-over
-    assert live("dora")["call_id"] == call_id
-    assert live("alice")["state"] == "ready"
+    if ending == "complete":
+        assert live("dora")["call_id"] == call_id
+        assert live("alice")["state"] == "ready"
+    else:
+        assert (held["state"], held["call_id"]) == ("reserved", call_id)
+        assert consulting == {"agent_id": "alice", "state": "wrap_up", "name": "Alice"}  # the console's cue
+        assert live("dora")["call_id"] is None
