@@ -125,6 +125,43 @@ def schedule_callback(
     return Scheduled(new_id, until)
 
 
+def record_agreed_callback(
+    conn: Connection | Session,
+    *,
+    campaign_id: int,
+    contact_id: int,
+    due_at: datetime,
+    agent: str | None,
+    personal: bool = False,
+    note: str = "",
+    phone_id: int | None = None,
+    e164: str = "",
+    attempt_id: int | None = None,
+    now: datetime,
+) -> datetime:
+    """The recorder's door: the callback an agent agreed on a call, in the zone the person is called in.
+
+    Returns the time the contact's ``next_eligible_at`` must hold: the due time,
+    or the end of the owner's turn when ``personal`` (the agent keeps it).
+    """
+    contact_tz = conn.execute(select(Contact.timezone).where(Contact.id == contact_id)).scalar_one_or_none()
+    phone_zones: list[str] = []
+    if phone_id is not None:
+        phone_zones = list(conn.execute(select(ContactPhone.timezones).where(ContactPhone.id == phone_id))
+                           .scalar_one_or_none() or ())
+    zone = next((z for z in (contact_tz, *phone_zones) if zone_of(z) is not None), None)
+    if attempt_id is None:
+        # The call being closed is the contact's latest attempt: later ones are the calls that serve the callback.
+        attempt_id = conn.execute(select(func.max(CallAttempt.id)).where(CallAttempt.contact_id == contact_id)
+                                  ).scalar_one_or_none()
+    written = schedule_callback(
+        conn, campaign_id=campaign_id, contact_id=contact_id, due_at=due_at, contact_zone=zone,
+        owner=agent if personal and agent else None, created_by=agent or "system", note=note[:NOTE_MAX],
+        phone_id=phone_id, e164=e164, scheduled_attempt_id=attempt_id, now=now,
+    )
+    return written.contact_next_at
+
+
 # ------------------------------------------------------------------------------------------ following the dialer
 
 
@@ -224,7 +261,7 @@ def _serving_attempt(session: Session, callback: Callback) -> CallAttempt | None
     if callback.scheduled_attempt_id is not None:
         query = query.where(CallAttempt.id > callback.scheduled_attempt_id)
     else:
-        query = query.where(CallAttempt.queued_at >= callback.created_at)
+        query = query.where(CallAttempt.queued_at > callback.created_at)
     return session.scalars(query.order_by(CallAttempt.id).limit(1)).first()
 
 

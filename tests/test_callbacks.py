@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,13 +18,14 @@ from campaigns.callbacks import (
     callbacks_for_agent,
     describe,
     reassign,
+    record_agreed_callback,
     reschedule,
     schedule_callback,
     sync_callbacks,
 )
 from campaigns.db import make_engine, make_session_factory, upgrade
 from campaigns.models import Agent, CallAttempt, Campaign, Contact, ContactList, ContactPhone
-from campaigns.store import SqlDnc, SqlLeadSource, SqlRecorder
+from campaigns.store import SqlDnc, SqlLeadSource, SqlRecorder, to_dt
 from compliance.gate import CallingWindow, CampaignPolicy, Decision, DialTarget, default_gate
 from dialer.clock import VirtualLoop
 from dialer.engine import Engine as DialEngine
@@ -83,11 +85,25 @@ def gate_check(db: Engine, campaign_id: int) -> object:
     return check
 
 
-def floor(db: Engine, campaign_id: int, start: datetime) -> tuple[VirtualLoop, ScriptedCarrier, DialEngine]:
+class PersonalCallbackRecorder(SqlRecorder):
+    """The recorder with the callback door wired into its outcome, every callback kept by the agent who agreed it."""
+
+    def _outcome(self, conn: Any, plan: Any) -> dict[str, Any]:
+        row = super()._outcome(conn, plan)
+        if row["new_status"] == "callback" and row["next_at"] is not None:
+            row["next_at"] = record_agreed_callback(
+                conn, campaign_id=self.campaign_id, contact_id=plan.contact_id, due_at=row["next_at"],
+                agent=plan.agent_id, personal=True, phone_id=plan.phone_id, e164=plan.e164, now=to_dt(plan.ended),
+            )
+        return row
+
+
+def floor(db: Engine, campaign_id: int, start: datetime, *, recorder_class: type[SqlRecorder] = SqlRecorder
+          ) -> tuple[VirtualLoop, ScriptedCarrier, DialEngine]:
     """The real engine on the real database adapters, with a carrier the test drives."""
     loop = VirtualLoop(start.timestamp())
     carrier = ScriptedCarrier(loop)
-    recorder = SqlRecorder(db, campaign_id, RetryPolicy(3, (30, 60)))
+    recorder = recorder_class(db, campaign_id, RetryPolicy(3, (30, 60)))
     hopper = Hopper(SqlLeadSource(db, campaign_id, max_attempts=3), gate_check(db, campaign_id),  # type: ignore[arg-type]
                     recorder, max_attempts=3)
     engine = DialEngine(EngineConfig(campaign_id=campaign_id, caller_id="+12125550100", drop_message="sorry"),
@@ -128,6 +144,23 @@ def test_a_call_dispositioned_with_a_callback_time_becomes_a_callback_record_in_
     assert callback.note == "Ask for Dana" and callback.contact_zone == "America/New_York"
     assert shown["due_local"] == "Thu 3 Dec 14:30 (America/New_York)"
     assert shown["turn"] == "for anyone"
+
+
+def test_a_recorder_wired_to_the_callback_door_writes_a_personal_callback_with_the_call_and_holds_it_for_its_owner(
+        db: Engine) -> None:
+    campaign_id = add_campaign(db, [{}])
+    _, carrier, engine = floor(db, campaign_id, MORNING, recorder_class=PersonalCallbackRecorder)
+    engine.login("alice")
+    engine.tick()
+    promised = ny(14, 30, day=3)
+    talk_and_disposition(carrier, engine, "alice", "CB", callback_at=promised)
+    with sessions(db) as session:
+        callback = session.scalars(select(Callback)).one()  # written by the recorder, before any sync
+        contact = session.get_one(Contact, callback.contact_id)
+        assert (callback.owner, callback.created_by, callback.contact_zone) == ("alice", "alice", "America/New_York")
+        assert contact.next_eligible_at == promised + OWNER_GRACE
+        assert sync_callbacks(session, MORNING.astimezone(UTC)) == 0  # nothing left to discover
+        assert len(session.scalars(select(Callback)).all()) == 1
 
 
 def test_a_callback_is_followed_to_the_call_that_served_it(db: Engine) -> None:
@@ -191,6 +224,19 @@ def test_a_due_callback_is_dialed_before_new_contacts_of_the_same_priority(db: E
 
 
 def test_a_callback_at_7_30_for_a_window_opening_at_8_waits_for_8_and_its_record_says_so(db: Engine) -> None:
+    waits_for_the_window(db)
+
+
+def test_a_callback_waits_for_the_window_on_postgresql_too(pg_url: str) -> None:
+    db = make_engine(pg_url)
+    upgrade(db)
+    try:
+        waits_for_the_window(db)
+    finally:
+        db.dispose()
+
+
+def waits_for_the_window(db: Engine) -> None:
     campaign_id = add_campaign(db, [{}])
     with sessions(db) as session, session.begin():
         contact = session.scalars(select(Contact)).one()
