@@ -800,18 +800,23 @@ def test_a_warm_transfer_brings_a_colleague_in_and_complete_hands_the_call_to_th
                                   ("transfer", "alice", {"to": "bob", "mode": "cold", "by": "alice"})]
 
 
-def test_a_colleague_brought_into_a_call_sees_who_brought_them(rig: WebRig) -> None:
-    cid, _, _, call_id = call_setup(rig)
+def test_a_colleague_brought_into_a_call_sees_who_brought_them_and_the_customer_before_the_hand_over(
+    rig: WebRig,
+) -> None:
+    cid, contact_id, _, call_id = call_setup(rig)
     dora = add_agent_user(rig, "dora", "Dora Quist")
     set_agent(rig, cid, "reserved", call_id=call_id, agent="dora")
 
     stream = dora.get(f"/agent/events?campaign_id={cid}", buffered=False)
     seen = sse_events(stream)
     state = next(data for event, data in seen if event == "state")
+    call = next(data for event, data in seen if event == "call")
     consulting = assist_where(seen, lambda a: a["consulting"])
     stream.close()
 
     assert state["state"] == "reserved"
+    assert call["call_id"] == call_id and call["contact"]["id"] == contact_id
+    assert ">Dora Quist</span>" in call["script_html"]
     assert consulting["consulting"] == {"agent_id": "alice", "state": "on_call", "name": "Alice"}
 
 

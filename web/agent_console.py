@@ -65,6 +65,9 @@ EVENTS_POLL_S = 0.3
 EVENTS_HEARTBEAT_S = 15.0
 EVENTS_LIFETIME_S = 600.0  # then the stream ends and the browser's EventSource reconnects by itself
 ON_A_CALL = ("on_call", "wrap_up")
+# The call picture is pushed from the moment an agent is held for a call: a colleague brought into a
+# warm transfer sees the customer before the hand-over, as an agent being connected does a moment early.
+SHOWS_A_CALL = ("reserved", *ON_A_CALL)
 SOFTPHONE_SDK = "vendor/twilio.min.js"  # the Twilio Voice JavaScript SDK, if the operator installed it
 EVENTS_ASSIST_S = 2.0  # how often the stream looks at help requests, supervisors on the call and transfers
 # Supervisors an agent is told about: a listening supervisor is silent, and stays unseen on the console too.
@@ -535,7 +538,7 @@ def events() -> ResponseReturnValue:
                 yield _sse("state", {"campaign_id": campaign_id, "state": state, "since": key[1],
                                      "call_id": call_id, "pause_reason": key[3], "dialer_running": running,
                                      "server_now": time.time()})
-            if call_id and state in ON_A_CALL and call_id != shown_call:
+            if call_id and state in SHOWS_A_CALL and call_id != shown_call:
                 with sessions() as db:
                     view = call_view(db, campaign_id, str(call_id), agent_name=agent_name, now=datetime.now(UTC))
                 if view is not None:  # else its record is not written yet: the next turn finds it

@@ -101,8 +101,8 @@
     $("transfer-fields").disabled = s !== "on_call" || !!assist.transfer;
     $("transfer-form").hidden = s !== "on_call";
     const pill = $("call-state");
-    pill.className = `pill ${s === "wrap_up" ? "wrap_up" : "on_call"}`;
-    text(pill, s === "wrap_up" ? "Call ended" : "On call");
+    pill.className = `pill ${s === "wrap_up" ? "wrap_up" : s === "reserved" ? "ringing" : "on_call"}`;
+    text(pill, s === "wrap_up" ? "Call ended" : s === "reserved" ? "Joining" : "On call");
     tick();
   }
 
@@ -262,7 +262,7 @@
     const pill = $("help-pill");
     pill.hidden = !asked;
     pill.className = "pill ringing";
-    text(pill, "Waiting for a supervisor");
+    text(pill, "Help requested");
     text($("help-ask"), asked ? "Update request " : "Ask for help ");
     $("help-ask").appendChild(el("kbd", { text: "A" }));
 
