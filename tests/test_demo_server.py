@@ -239,10 +239,6 @@ def test_the_demo_command_refuses_an_unreadable_scenario_naming_the_option(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "dialer/simulation/world.py AgentWorld._on_engine_event acts on every agent of the engine: when the person "
-    "at the console goes ready or into wrap-up, _after_free/_finish_wrap look them up among the bots (KeyError "
-    "'agent', logged by the dialer loop). Needs `if agent_id not in self.agents: return` there."))
 def test_a_person_at_the_console_leaves_the_simulated_agents_alone_and_the_dialer_logs_no_error(
     demo: DemoServer, caplog: pytest.LogCaptureFixture,
 ) -> None:

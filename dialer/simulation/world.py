@@ -196,6 +196,8 @@ class AgentWorld:
         if event.kind != "agent" or not event.agent_id:
             return
         agent_id = event.agent_id
+        if agent_id not in self.agents:
+            return  # a person at the web console on the same floor: theirs to act, not ours
         if event.detail == AgentState.WRAP_UP.value:
             self.loop.call_later(self.draws.wrap(), lambda: self._finish_wrap(agent_id))
         elif event.detail == AgentState.READY.value:
