@@ -12,8 +12,11 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, text
 
-import campaigns.account_models  # noqa: F401  (its tables join Base.metadata)
-import campaigns.compliance_models  # noqa: F401  (its tables join Base.metadata)
+# Each import adds its tables to Base.metadata.
+import campaigns.account_models
+import campaigns.callback_models
+import campaigns.compliance_models
+import campaigns.survey_models  # noqa: F401
 from campaigns.db import make_engine
 from campaigns.models import Base
 from campaigns.settings import get_settings, normalize_database_url

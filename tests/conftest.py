@@ -18,7 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import campaigns.account_models
-import campaigns.compliance_models  # noqa: F401  (its tables join Base.metadata)
+import campaigns.callback_models
+import campaigns.compliance_models
+import campaigns.survey_models  # noqa: F401  (its tables join Base.metadata)
 from campaigns.db import make_engine, make_session_factory
 from campaigns.models import Base
 from campaigns.settings import normalize_database_url

@@ -515,3 +515,17 @@ def test_callbacks_left_by_contacts_that_may_no_longer_be_called_are_cancelled_w
         session.commit()
         callback = session.scalars(select(Callback)).one()
     assert (callback.status, callback.status_detail) == ("cancelled", "the contact is now dnc")
+
+
+def test_the_scheduler_process_keeps_the_callback_records_up_to_date(db: Engine) -> None:
+    from campaigns.commands.scheduler import callbacks_tick
+
+    due = datetime.now(UTC) + timedelta(hours=2)
+    campaign_id = add_campaign(db, [{"status": "callback", "next_eligible_at": due, "attempts": 1}])
+
+    changed = callbacks_tick(db)
+
+    with sessions(db) as session:
+        found = session.scalars(select(Callback).where(Callback.campaign_id == campaign_id)).all()
+    assert changed >= 1
+    assert [(c.status, c.owner) for c in found] == [("scheduled", None)]

@@ -64,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         admin,
         agent_console,
         auth,
+        callbacks,
         campaigns_api,
         desk,
         floor,
@@ -93,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(report_pages.bp)
     app.register_blueprint(survey_ivr.bp)
+    app.register_blueprint(callbacks.bp)
     from web import api as rest_api
     rest_api.register(app)
     return app

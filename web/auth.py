@@ -237,6 +237,8 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("manager.campaigns", "Campaigns", STAFF),
     ("reports.reports", "Reports", OFFICE),
     ("jobs.jobs_page", "Jobs", OFFICE),
+    ("callbacks.mine", "My callbacks", ("agent",)),
+    ("callbacks.index", "Callbacks", STAFF),
     ("desk.calls", "Call log", COMPLIANCE),
     ("desk.dnc", "Do not call", COMPLIANCE),
     ("desk.abandonment", "Abandonment", COMPLIANCE),

@@ -147,6 +147,19 @@ def schedule_tick(engine: Engine, connection: redis.Redis) -> list[ScheduleChang
     return changes
 
 
+def callbacks_tick(engine: Engine) -> int:
+    """Bring the callback records up to date with what the dialers did (served, missed, held by the gate)."""
+    from campaigns.callbacks import sync_callbacks
+    from campaigns.db import make_session_factory
+
+    with make_session_factory(engine)() as session:
+        changed = sync_callbacks(session, datetime.now(UTC))
+        session.commit()
+    if changed:
+        log.info("callbacks: %d records brought up to date", changed)
+    return changed
+
+
 def build_scheduler(
     connection: redis.Redis, *, every_s: float = 60.0, engine: Engine | None = None
 ) -> BlockingScheduler:
@@ -165,6 +178,8 @@ def build_scheduler(
                       next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
     if engine is not None:
         scheduler.add_job(schedule_tick, "interval", seconds=60, args=[engine, connection], id="schedule",
+                          next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
+        scheduler.add_job(callbacks_tick, "interval", seconds=30, args=[engine], id="callbacks",
                           next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
     return scheduler
 
