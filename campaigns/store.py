@@ -15,21 +15,39 @@ whatever the buffering:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.audit_store import NewEvent, append_events
 from campaigns.dnc_store import add_numbers
+from campaigns.lead_filters import FilterError, compile_filter
 from campaigns.models import (
     DIALABLE_STATUSES,
     Agent,
     AgentStateChange,
     CallAttempt,
+    Campaign,
     Contact,
     ContactPhone,
     ContactStatus,
@@ -37,12 +55,22 @@ from campaigns.models import (
     DispositionCode,
     DncEntry,
 )
+from campaigns.recycling import (
+    PhoneOption,
+    SettingError,
+    lead_order_by,
+    next_phone,
+    parse_lead_order,
+    parse_phone_order,
+)
 from compliance.gate import CampaignPolicy, Decision, DialTarget
 from compliance.history import Attempt
 from dialer.agents import AgentMove
 from dialer.calls import Call
 from dialer.hopper import Lead
-from dialer.outcomes import DispositionRule, RetryPolicy, next_step
+from dialer.outcomes import ContactUpdate, DispositionRule, RetryPolicy, next_step, stays_on_phone
+
+log = logging.getLogger(__name__)
 
 
 def _table(model: type[Any]) -> Table:
@@ -54,33 +82,31 @@ def to_dt(ts: float | None) -> datetime | None:
 
 
 class SqlLeadSource:
-    """Eligible contacts of one campaign, best first; the phone used rotates with the attempt.
+    """Eligible contacts of one campaign, in the campaign's lead order; each with the phone to dial next.
 
-    Statements are built once: the hopper runs every tick, and building
-    SQLAlchemy expressions costs more than running them on SQLite.
+    The campaign's ``lead_order``, ``lead_filter`` and ``phone_order`` are read
+    at start and again every ``settings_refresh_s`` (of the engine's clock), so
+    a supervisor's change reaches a running campaign within that time.
+    Statements are built only when the settings change: the hopper runs every
+    tick, and building SQLAlchemy expressions costs more than running them on
+    SQLite.
     """
 
-    def __init__(self, db: Engine, campaign_id: int, *, max_attempts: int) -> None:
+    def __init__(self, db: Engine, campaign_id: int, *, max_attempts: int,
+                 settings_refresh_s: float = 30.0) -> None:
         self.db = db
         self.campaign_id = campaign_id
         self.max_attempts = max_attempts
-        self._eligible = (
-            select(
-                Contact.id, Contact.attempts, Contact.priority, Contact.state,
-                Contact.postal_code, Contact.timezone, Contact.status,
-            )
-            .where(
-                Contact.campaign_id == campaign_id,
-                Contact.status.in_(DIALABLE_STATUSES),
-                or_(Contact.attempts < max_attempts, Contact.status == ContactStatus.CALLBACK.value),
-                or_(Contact.next_eligible_at.is_(None), Contact.next_eligible_at <= bindparam("when")),
-            )
-            .order_by(Contact.priority.desc(), Contact.next_eligible_at.is_not(None),
-                      Contact.next_eligible_at, Contact.id)
-            .limit(bindparam("limit"))
-        )
+        self.settings_refresh_s = settings_refresh_s
+        self._settings: tuple[Any, ...] | None = None
+        self._settings_at: float | None = None
+        self.phone_order: list[str] = []
+        self.lead_order = "priority"
+        self._eligible: Select[Any] = cast(Select[Any], select(Contact.id))
+        self._load_settings()
         self._phones = (
-            select(ContactPhone.id, ContactPhone.contact_id, ContactPhone.e164, ContactPhone.timezones)
+            select(ContactPhone.id, ContactPhone.contact_id, ContactPhone.e164, ContactPhone.timezones,
+                   ContactPhone.label, ContactPhone.position, ContactPhone.attempts)
             .where(ContactPhone.contact_id.in_(bindparam("ids", expanding=True)), ContactPhone.status == "ok")
             .order_by(ContactPhone.contact_id, ContactPhone.position, ContactPhone.id)
         )
@@ -94,10 +120,65 @@ class SqlLeadSource:
             .values(status=ContactStatus.IN_CALL.value, attempts=bindparam("after"),
                     last_attempt_at=bindparam("when"))
         )
+        # A phone's dials count its turns in the contact's rounds (see campaigns.recycling.next_phone).
+        self._dial_phones = (
+            update(ContactPhone)
+            .where(ContactPhone.id.in_(bindparam("pids", expanding=True)))
+            .values(attempts=ContactPhone.attempts + 1)
+        )
         self._attempt = insert(CallAttempt).returning(CallAttempt.id)
         self._attempts = insert(CallAttempt).returning(CallAttempt.id, sort_by_parameter_order=True)
 
+    def _load_settings(self) -> None:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(Campaign.lead_order, Campaign.lead_filter, Campaign.phone_order)
+                .where(Campaign.id == self.campaign_id)
+            ).one_or_none()
+        settings = (row.lead_order, row.lead_filter, row.phone_order) if row is not None else ("priority", {}, [])
+        if settings == self._settings:
+            return
+        self._settings = settings
+        lead_order, lead_filter, phone_order = settings
+        try:
+            self.lead_order = parse_lead_order(lead_order)
+        except SettingError as exc:
+            log.error("campaign %s: %s; dialing in priority order", self.campaign_id, exc)
+            self.lead_order = "priority"
+        try:
+            self.phone_order = parse_phone_order(phone_order)
+        except SettingError as exc:
+            log.error("campaign %s: %s; dialing phones in the list's order", self.campaign_id, exc)
+            self.phone_order = []
+        chosen: ColumnElement[bool]
+        try:
+            chosen = compile_filter(lead_filter)
+        except FilterError as exc:
+            # Closed, not open: a filter exists to keep contacts out, and dialing them all may break a promise.
+            log.error("campaign %s: %s; dialing no contact until the filter is fixed", self.campaign_id, exc)
+            chosen = false()
+        self._eligible = cast(Select[Any], (
+            select(
+                Contact.id, Contact.attempts, Contact.priority, Contact.state,
+                Contact.postal_code, Contact.timezone, Contact.status, Contact.next_phone_id,
+            )
+            .where(
+                Contact.campaign_id == self.campaign_id,
+                Contact.status.in_(DIALABLE_STATUSES),
+                or_(Contact.attempts < self.max_attempts, Contact.status == ContactStatus.CALLBACK.value),
+                or_(Contact.next_eligible_at.is_(None), Contact.next_eligible_at <= bindparam("when")),
+                chosen,
+            )
+            .order_by(*lead_order_by(self.lead_order, self.campaign_id))
+            .limit(bindparam("limit"))
+        ))
+
     def fetch(self, now: float, limit: int, exclude: Collection[int]) -> list[Lead]:
+        if self._settings_at is None:
+            self._settings_at = now
+        elif now - self._settings_at >= self.settings_refresh_s:
+            self._settings_at = now
+            self._load_settings()
         with self.db.connect() as conn:
             rows = [
                 r for r in conn.execute(self._eligible, {"when": to_dt(now), "limit": limit + len(exclude)})
@@ -110,10 +191,14 @@ class SqlLeadSource:
                 phones.setdefault(phone.contact_id, []).append(phone)
         leads = []
         for row in rows:
-            options = phones.get(row.id)
-            if not options:
+            found = {p.id: p for p in phones.get(row.id, ())}
+            choice = next_phone(
+                [PhoneOption(p.id, p.label, p.position, p.attempts) for p in found.values()],
+                self.phone_order, row.next_phone_id,
+            )
+            if choice is None:
                 continue  # no usable phone: left for the list-health report, never dialed
-            phone = options[row.attempts % len(options)]
+            phone = found[choice.id]
             zones = tuple(phone.timezones or ())
             if row.timezone:
                 zones = tuple(dict.fromkeys((*zones, row.timezone)))
@@ -124,7 +209,7 @@ class SqlLeadSource:
         return leads
 
     def claim(self, leads: list[Lead], now: float) -> list[Lead]:
-        """Claim in one transaction of three statements whatever the number of leads.
+        """Claim in one transaction of four statements whatever the number of leads.
 
         The live dialer claims on its only thread, and a statement per lead (four
         round trips each) held it for a tenth of a second at fifty calls a second,
@@ -155,9 +240,16 @@ class SqlLeadSource:
             try:
                 with conn.begin_nested():
                     ids = list(conn.scalars(self._attempts, rows))
+                claimed = [replace(lead, attempt_id=attempt_id) for lead, attempt_id in zip(taken, ids, strict=True)]
             except IntegrityError:
-                return self._insert_each(conn, taken, rows)
-        return [replace(lead, attempt_id=attempt_id) for lead, attempt_id in zip(taken, ids, strict=True)]
+                claimed = self._insert_each(conn, taken, rows)
+            self._count_dials(conn, claimed)
+        return claimed
+
+    def _count_dials(self, conn: Connection, claimed: list[Lead]) -> None:
+        phone_ids = [lead.phone_id for lead in claimed if lead.phone_id is not None]
+        if phone_ids:
+            conn.execute(self._dial_phones, {"pids": phone_ids})
 
     def _claim_each(self, leads: list[Lead], when: datetime | None) -> list[Lead]:
         claimed = []
@@ -171,6 +263,7 @@ class SqlLeadSource:
                 if moved != 1:
                     continue  # someone else took it, or it changed since it was fetched
                 claimed += self._insert_each(conn, [lead], [self._attempt_row(lead, when)])
+            self._count_dials(conn, claimed)
         return claimed
 
     def _insert_each(self, conn: Connection, leads: list[Lead], rows: list[dict[str, Any]]) -> list[Lead]:
@@ -291,7 +384,7 @@ class SqlRecorder:
             .where(_table(Contact).c.id == bindparam("contact_id"),
                    _table(Contact).c.status == ContactStatus.IN_CALL.value)
             .values(status=bindparam("new_status"), next_eligible_at=bindparam("next_at"),
-                    last_disposition=bindparam("code"))
+                    last_disposition=bindparam("code"), next_phone_id=bindparam("next_phone"))
         )
         with self.db.connect() as conn:
             codes = conn.execute(
@@ -302,8 +395,13 @@ class SqlRecorder:
             for code in codes:  # campaign codes come last and override the defaults
                 self._rules[code.code] = DispositionRule(
                     code.code, code.final, code.retry_after_min, code.adds_to_dnc, code.callback,
-                    code.human_answered,
+                    code.human_answered, sale=code.sale, wrong_number=code.wrong_number,
+                    answering_machine=code.answering_machine, max_retries=code.max_retries,
+                    different_hour=code.different_hour,
                 )
+            self._campaign_zone = _zone(
+                conn.scalar(select(Campaign.schedule_tz).where(Campaign.id == campaign_id)), UTC
+            ) or UTC
             self._agent_ids: dict[str, int] = {
                 row.login: row.id for row in conn.execute(select(Agent.login, Agent.id))
             }
@@ -445,10 +543,13 @@ class SqlRecorder:
         What the person said outranks the code's rule: a do-not-call request puts the
         number on the company list whatever the code, and a callback time the agent
         agreed with them is when the contact is due (unless the number is dead or barred).
+        A rule that counts the contact's earlier codes or places the retry in their day
+        is finished in ``_outcome``, which reads what it needs.
         """
         code = call.disposition or "NA"
         rule = self._rules.get(code) or DispositionRule(code)
         ended = call.at("wrap_ended") or call.at("ended") or call.at("queued") or 0.0
+        placed = call.at("queued") or ended
         callback_at = call.at("callback")
         step = next_step(rule, attempts=call.attempt_number, policy=self.retry, now=ended, callback_at=callback_at)
         status, next_at, add_to_dnc = step.status, step.next_eligible_at, step.add_to_dnc
@@ -457,11 +558,18 @@ class SqlRecorder:
         elif callback_at is not None and not step.add_to_dnc and not step.phone_bad:
             status, next_at = ContactStatus.CALLBACK.value, callback_at
         return OutcomePlan(call.contact_id, call.phone_id, call.attempt_number, call.e164, call.agent_id, code, ended,
-                           status, next_at, step.phone_bad, add_to_dnc)
+                           status, next_at, step.phone_bad, add_to_dnc, rule=rule, placed=placed)
 
     def _outcome(self, conn: Connection, plan: OutcomePlan) -> dict[str, Any]:
         """Write what the outcome needs besides the contact row (DNC, bad phones); return the contact's row update."""
         status, next_at = plan.status, plan.next_at
+        if plan.rule is not None and plan.rule.needs_history and status == ContactStatus.RETRY.value:
+            step = next_step(
+                plan.rule, attempts=plan.attempt_number, policy=self.retry, now=plan.ended,
+                code_count=self._code_count(conn, plan), last_attempt_at=plan.placed,
+                zone=self._contact_zone(conn, plan),
+            )
+            status, next_at = step.status, step.next_eligible_at
         if plan.phone_bad and plan.phone_id is not None:
             conn.execute(update(ContactPhone).where(ContactPhone.id == plan.phone_id).values(status="bad"))
             others = conn.scalar(
@@ -469,13 +577,52 @@ class SqlRecorder:
                     ContactPhone.contact_id == plan.contact_id, ContactPhone.status == "ok"
                 ).limit(1)
             )
-            if others is not None and plan.attempt_number < self.retry.max_attempts:
-                status, next_at = ContactStatus.RETRY.value, plan.ended
+            if others is not None:
+                # The next phone at once while the contact has attempts left; without any, it is used up.
+                if plan.attempt_number < self.retry.max_attempts:
+                    status, next_at = ContactStatus.RETRY.value, plan.ended
+                else:
+                    status, next_at = ContactStatus.EXHAUSTED.value, None
         if plan.add_to_dnc:
             # Through the DNC store: a change-log row and an audit event, like every other source.
             add_numbers(conn, [plan.e164], reason=f"disposition {plan.code}", source="agent",
                         actor=plan.agent_id or "system", received_at=to_dt(plan.ended), now=to_dt(plan.ended))
-        return {"contact_id": plan.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": plan.code}
+        stay = (not plan.phone_bad and plan.rule is not None
+                and stays_on_phone(plan.rule, ContactUpdate(status, next_at, plan.code)))
+        return {"contact_id": plan.contact_id, "new_status": status, "next_at": to_dt(next_at), "code": plan.code,
+                "next_phone": plan.phone_id if stay else None}
+
+    def _code_count(self, conn: Connection, plan: OutcomePlan) -> int:
+        """How many of the contact's attempts closed with this code, this one included."""
+        earlier = conn.scalar(
+            select(func.count()).select_from(CallAttempt).where(
+                CallAttempt.contact_id == plan.contact_id,
+                CallAttempt.disposition == plan.code,
+                CallAttempt.attempt_number != plan.attempt_number,
+            )
+        )
+        return int(earlier or 0) + 1
+
+    def _contact_zone(self, conn: Connection, plan: OutcomePlan) -> tzinfo:
+        """The zone of the contact's day: the one they stated, else the phone's first candidate, else the campaign's."""
+        stated = conn.scalar(select(Contact.timezone).where(Contact.id == plan.contact_id))
+        candidates: list[Any] = []
+        if plan.phone_id is not None:
+            candidates = conn.scalar(select(ContactPhone.timezones).where(ContactPhone.id == plan.phone_id)) or []
+        for name in (stated, *candidates):
+            zone = _zone(name, None)
+            if zone is not None:
+                return zone
+        return self._campaign_zone
+
+
+def _zone(name: Any, default: tzinfo | None = UTC) -> tzinfo | None:
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return default
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +640,8 @@ class OutcomePlan:
     next_at: float | None
     phone_bad: bool
     add_to_dnc: bool
+    rule: DispositionRule | None = None
+    placed: float | None = None  # when this attempt was dialed, for a rule that moves the retry's hour
 
 
 @dataclass(frozen=True, slots=True)

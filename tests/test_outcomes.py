@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,7 +17,9 @@ from dialer.outcomes import (
     DispositionRule,
     RetryPolicy,
     auto_disposition,
+    in_another_hour,
     next_step,
+    stays_on_phone,
 )
 
 NOW = 1_000_000.0
@@ -180,3 +185,106 @@ def test_an_abandoned_call_is_a_drop_whatever_answered(answer: AnswerClass | Non
 def test_a_failed_call_leads_to_a_bad_number() -> None:
     code = auto_disposition(AnswerClass.FAILED, abandoned=False)
     assert step(DispositionRule(code, final=True)).phone_bad
+
+
+# --- recycling: wrong numbers, machines, retries per code, another hour of the day --------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def at_new_york(year: int, month: int, day: int, hour: int, minute: int = 0, fold: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=NEW_YORK, fold=fold).timestamp()
+
+
+def test_a_wrong_number_marks_the_phone_bad_even_when_the_code_is_final() -> None:
+    update = step(DispositionRule("WRONG", final=True, wrong_number=True))
+    assert update == ContactUpdate("bad_number", None, "WRONG", phone_bad=True)
+
+
+def test_a_sale_is_done_even_when_the_code_forgot_to_be_final() -> None:
+    assert step(DispositionRule("CLOSED", sale=True, retry_after_min=30)).status == "done"
+
+
+def test_an_answering_machine_is_retried_on_the_next_phone_not_the_same_one() -> None:
+    rule = DispositionRule("AM", human_answered=False, answering_machine=True, retry_after_min=240)
+    update = step(rule)
+    assert (update.status, update.next_eligible_at) == ("retry", NOW + 240 * 60)
+    assert not stays_on_phone(rule, update)
+
+
+def test_a_person_reached_is_called_again_on_the_phone_they_answered() -> None:
+    hung_up = DispositionRule("HUP", retry_after_min=120)
+    assert stays_on_phone(hung_up, step(hung_up))
+    callback = DispositionRule("CB", callback=True)
+    assert stays_on_phone(callback, step(callback))
+    no_answer = DispositionRule("NA", human_answered=False)
+    assert not stays_on_phone(no_answer, step(no_answer))
+    sale = DispositionRule("SALE", final=True)
+    assert not stays_on_phone(sale, step(sale))
+
+
+@pytest.mark.parametrize(("count", "status"), [(1, "retry"), (2, "retry"), (3, "exhausted"), (9, "exhausted")])
+def test_a_code_allows_at_most_its_own_number_of_retries(count: int, status: str) -> None:
+    rule = DispositionRule("NA", human_answered=False, retry_after_min=60, max_retries=2)
+    update = next_step(rule, attempts=1, policy=POLICY, now=NOW, code_count=count)
+    assert (update.status, update.next_eligible_at is None) == (status, status == "exhausted")
+
+
+def test_a_code_allowing_no_retry_stops_after_its_first_time_even_without_a_count() -> None:
+    update = step(DispositionRule("AM", human_answered=False, max_retries=0))
+    assert update == ContactUpdate("exhausted", None, "AM")
+
+
+def test_the_campaigns_attempt_limit_still_holds_when_the_code_allows_more() -> None:
+    rule = DispositionRule("NA", human_answered=False, max_retries=10)
+    assert next_step(rule, attempts=5, policy=POLICY, now=NOW, code_count=1).status == "exhausted"
+
+
+def test_a_callback_is_kept_whatever_the_codes_retry_count() -> None:
+    rule = DispositionRule("CB", callback=True, max_retries=0)
+    assert next_step(rule, attempts=1, policy=POLICY, now=NOW, code_count=5).status == "callback"
+
+
+def test_a_retry_a_day_later_moves_to_the_next_hour_of_the_contacts_day() -> None:
+    last = at_new_york(2026, 3, 10, 9, 15)
+    rule = DispositionRule("NA", human_answered=False, retry_after_min=1440, different_hour=True)
+    update = next_step(rule, attempts=1, policy=POLICY, now=last + 30, last_attempt_at=last, zone=NEW_YORK)
+    assert update.next_eligible_at == at_new_york(2026, 3, 11, 10, 0)
+
+
+def test_a_retry_already_in_another_hour_keeps_its_time() -> None:
+    last = at_new_york(2026, 3, 10, 9, 15)
+    rule = DispositionRule("NA", human_answered=False, retry_after_min=90, different_hour=True)
+    update = next_step(rule, attempts=1, policy=POLICY, now=last, last_attempt_at=last, zone=NEW_YORK)
+    assert update.next_eligible_at == last + 90 * 60
+
+
+def test_the_hour_repeated_when_clocks_go_back_counts_as_the_same_hour() -> None:
+    last = at_new_york(2026, 11, 1, 1, 20)  # 01:20 EDT; clocks go back at 02:00 to 01:00 EST
+    wanted = at_new_york(2026, 11, 1, 1, 50, fold=1)  # 01:50 EST, an hour and a half later
+    assert in_another_hour(wanted, last, NEW_YORK) == at_new_york(2026, 11, 1, 2, 0)
+
+
+def test_the_hour_is_the_contacts_not_utcs() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")  # half an hour off every US zone
+    last = datetime(2026, 3, 10, 15, 0, tzinfo=UTC).timestamp()  # 20:30 in Kolkata
+    day_later = last + 86_400
+    assert in_another_hour(day_later, last, kolkata) == datetime(2026, 3, 11, 15, 30, tzinfo=UTC).timestamp()
+    assert in_another_hour(day_later, last, UTC) == datetime(2026, 3, 11, 16, 0, tzinfo=UTC).timestamp()
+
+
+@given(
+    last=st.floats(1.5e9, 2.0e9),
+    delay_min=st.integers(0, 3 * 1440),
+    zone=st.sampled_from(["America/New_York", "America/Los_Angeles", "Asia/Kolkata", "Europe/London", "UTC"]),
+)
+def test_a_different_hour_retry_is_never_in_the_last_attempts_hour_nor_early_nor_much_later(
+    last: float, delay_min: int, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    rule = DispositionRule("NA", human_answered=False, retry_after_min=delay_min, different_hour=True)
+    update = next_step(rule, attempts=1, policy=POLICY, now=last, last_attempt_at=last, zone=tz)
+    assert update.next_eligible_at is not None
+    wanted = last + 60.0 * delay_min
+    assert datetime.fromtimestamp(update.next_eligible_at, tz).hour != datetime.fromtimestamp(last, tz).hour
+    assert wanted <= update.next_eligible_at <= wanted + 2 * 3600
