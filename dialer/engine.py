@@ -418,7 +418,17 @@ class Engine:
                     self._serve_waiting(now)
                 elif agent.state is AgentState.ON_CALL:
                     self._move(call.agent_id, AgentState.WRAP_UP, now, call_id=call.call_id)
+        self._release_consulted(call, now)
         self._after_end(live, now)
+
+    def _release_consulted(self, call: Call, now: float) -> None:
+        """Colleagues held for a call that was not theirs (a warm transfer in progress) are free once it ends."""
+        held = [a.agent_id for a in self.board
+                if a.agent_id != call.agent_id and a.call_id == call.call_id and a.state is AgentState.RESERVED]
+        for agent_id in held:
+            self._move(agent_id, AgentState.READY, now, reason="call_ended")
+        if held:
+            self._serve_waiting(now)
 
     def _after_end(self, live: _Live, now: float) -> None:
         call = live.call

@@ -921,11 +921,7 @@ def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_then_complete
         else:
             assert post(alice, "/agent/hangup", {"campaign_id": cid}).status_code == 200
             assert run_until([process], lambda: live("alice").get("state") == "wrap_up", timeout=10)
-            held = live("dora")  # the dialer still holds Dora for a call that has ended
-            stream = dora.get(f"/agent/events?campaign_id={cid}", buffered=False)
-            consulting = assist_where(sse_events(stream), lambda a: a["consulting"])["consulting"]
-            stream.close()
-            assert post(dora, "/agent/state", {"campaign_id": cid, "action": "ready"}).status_code == 200
+            # The call is over: the dialer lets Dora go by herself, she is not held for a call that ended.
             assert run_until([process], lambda: live("dora").get("state") == "ready", timeout=10), live("dora")
     finally:
         process.shutdown()
@@ -936,6 +932,4 @@ def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_then_complete
         assert live("dora")["call_id"] == call_id
         assert live("alice")["state"] == "ready"
     else:
-        assert (held["state"], held["call_id"]) == ("reserved", call_id)
-        assert consulting == {"agent_id": "alice", "state": "wrap_up", "name": "Alice"}  # the console's cue
         assert live("dora")["call_id"] is None

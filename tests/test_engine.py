@@ -388,3 +388,19 @@ def test_calls_present_the_campaigns_caller_ids_in_turn_and_each_call_keeps_the_
                      "+12125550102"]
     kept = {live.call.call_id: attempt_row(live.call)["caller_id"] for live in floor.engine._live.values()}
     assert kept == {request.call_id: request.caller_id for request in floor.carrier.placed}
+
+
+def test_a_colleague_held_for_a_warm_transfer_goes_ready_when_the_call_ends() -> None:
+    floor = make_floor()
+    floor.engine.login("alice")
+    floor.engine.tick()
+    floor.carrier.answer("SID1")
+    floor.carrier.send("SID1", "bridged")
+    floor.engine.login("dora")
+    call_id = floor.engine.board.get("alice").call_id
+    floor.engine.board.move("dora", AgentState.RESERVED, floor.loop.now(), call_id=call_id)  # consulted
+
+    floor.carrier.send("SID1", "completed")
+
+    assert floor.engine.board.get("dora").state is AgentState.READY
+    assert floor.engine.board.get("alice").state is AgentState.WRAP_UP
