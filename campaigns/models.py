@@ -144,6 +144,12 @@ class Campaign(Base):
     # in schedule_tz; empty: started and paused by hand only.  The scheduler process applies it.
     schedule: Mapped[list[Any]] = mapped_column(default=list)
     schedule_tz: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    # Lead lifecycle (campaigns/recycling.py, campaigns/lead_filters.py): the phone labels to try first,
+    # in order (empty: the list's column order); the order contacts are dialed in (priority,
+    # newest_first, oldest_first, random); and which contacts to dial at all (empty: every one).
+    phone_order: Mapped[list[Any]] = mapped_column(default=list)
+    lead_order: Mapped[str] = mapped_column(String(16), default="priority")
+    lead_filter: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -201,6 +207,9 @@ class Contact(Base):
     next_eligible_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_disposition: Mapped[str | None] = mapped_column(String(32))
+    # The phone the person was reached on, dialed next (a callback, a retry after a conversation);
+    # None: the campaign's phone order picks.  No foreign key: phones already refer to their contact.
+    next_phone_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     phones: Mapped[list[ContactPhone]] = relationship(
@@ -324,6 +333,13 @@ class DispositionCode(Base):
     adds_to_dnc: Mapped[bool] = mapped_column(Boolean, default=False)
     callback: Mapped[bool] = mapped_column(Boolean, default=False)
     sale: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The phone reached the wrong person: it is marked bad and the contact moves to its next phone.
+    wrong_number: Mapped[bool] = mapped_column(Boolean, default=False)
+    answering_machine: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Recycling: at most this many retries after this code (None: the campaign's max_attempts only),
+    # and whether a retry must fall in another hour of the contact's day than the attempt that got it.
+    max_retries: Mapped[int | None] = mapped_column(Integer)
+    different_hour: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DncEntry(Base):
