@@ -28,6 +28,7 @@ from campaigns.models import (
     ContactStatus,
     DialMode,
 )
+from campaigns.recycling import SettingError, parse_lifecycle_settings
 from campaigns.schedule import ScheduleError, parse_schedule, parse_zone
 
 PURPOSES = ("telemarketing", "survey", "debt_collection")
@@ -66,6 +67,10 @@ SETTINGS = (
     "record_calls",
     "recording_announcement",
 )
+
+# Settings a campaign also takes, kept out of SETTINGS (its summary and the CLI's options):
+# what agents read, more caller IDs, the dialing schedule, and the lead lifecycle.
+MORE_SETTINGS = ("script", "caller_ids", "schedule", "schedule_tz", "phone_order", "lead_order", "lead_filter")
 
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _RATIO = re.compile(r"ratio:(.+)")
@@ -109,7 +114,7 @@ def create_campaign(session: Session, **settings: Any) -> Campaign:
     ``caller_id`` are required; the drop message is written from them when
     not given.
     """
-    unknown = sorted(set(settings) - set(SETTINGS))
+    unknown = sorted(set(settings) - set(SETTINGS) - set(MORE_SETTINGS))
     if unknown:
         raise CampaignError(unknown[0], f"is not a campaign setting (known: {', '.join(SETTINGS)})")
     given = {key: value for key, value in settings.items() if value is not None}
@@ -202,6 +207,10 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         out["schedule_tz"] = _schedule(lambda: parse_zone(settings["schedule_tz"]).key)
     if "schedule" in settings:
         out["schedule"] = _schedule(lambda: parse_schedule(settings["schedule"]))
+    try:
+        out.update(parse_lifecycle_settings(settings))  # phone_order, lead_order, lead_filter
+    except SettingError as error:
+        raise CampaignError(error.field, error.message) from error
     for flag in ("requires_consent", "prerecorded"):
         if flag in settings:
             if not isinstance(settings[flag], bool):

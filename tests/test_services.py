@@ -376,3 +376,18 @@ def test_a_campaign_takes_a_maximum_dial_level_between_progressive_and_ten(sessi
         with pytest.raises(services.CampaignError) as error:
             services.create_campaign(session, name=f"Bad {bad}", caller_id="+12015550123", max_dial_level=bad)
         assert error.value.field == "max_dial_level"
+
+
+def test_a_campaign_takes_its_lead_order_phone_order_and_filter_and_a_bad_filter_names_its_condition(session):
+    campaign = services.create_campaign(
+        session, name="Ordered", caller_id="2015550123", lead_order="random", phone_order=["mobile", "home"],
+        lead_filter={"match": "all", "conditions": [{"field": "state", "op": "in", "value": ["NY", "NJ"]}]},
+    )
+
+    assert (campaign.lead_order, campaign.phone_order) == ("random", ["mobile", "home"])
+    assert campaign.lead_filter["conditions"][0]["field"] == "state"
+    with pytest.raises(services.CampaignError) as caught:
+        services.create_campaign(session, name="Broken", caller_id="2015550123",
+                                 lead_filter=[{"field": "password", "op": "eq", "value": "x"}])
+    assert caught.value.field == "lead_filter"
+    assert "condition" in str(caught.value)
