@@ -880,6 +880,20 @@ class Interview:
         path, _ = self.walk()
         return {qid: self.answers[qid] for qid in path}
 
+    def answered(self) -> list[tuple[Ask, Any]]:
+        """The questions answered on the path, each as it was put (piped with the answers before it), with
+        its answer: what a console shows when the interviewer goes back to check or correct one."""
+        path, _ = self.walk()
+        on_path: dict[str, Any] = {}
+        asked: list[tuple[Ask, Any]] = []
+        for position, question_id in enumerate(path, start=1):
+            question = self.questionnaire.question(question_id)
+            intro = self._render(self.questionnaire.intro, on_path) if position == 1 else ""
+            asked.append((Ask(question, self._render(question.text, on_path), position, intro),
+                          self.answers[question_id]))
+            on_path[question_id] = self.answers[question_id]
+        return asked
+
     def answer(self, question_id: str, raw: Any) -> Interview:
         """A new interview with ``raw`` as the answer to ``question_id``: the question asked now, or one
         already answered on the path (a correction, which may change the route)."""

@@ -37,6 +37,7 @@ from campaigns.questionnaire import (
     full_cells,
     ivr_problems,
     parse_questionnaire,
+    spoken_answer,
 )
 from campaigns.survey_models import (
     SURVEY_MODES,
@@ -202,6 +203,16 @@ def assign(
         link.questionnaire_id, link.mode, link.assigned_at = questionnaire.id, mode, utcnow()
     session.flush()
     return link
+
+
+def unassign(session: Session, campaign: Campaign) -> bool:
+    """Stop ``campaign`` asking a questionnaire; its interviews and answers stay for the export."""
+    link = session.get(CampaignSurvey, campaign.id)
+    if link is None:
+        return False
+    session.delete(link)
+    session.flush()
+    return True
 
 
 def campaign_survey(session: Session, campaign_id: int) -> CampaignSurvey | None:
@@ -413,15 +424,27 @@ def quota_screen(session: Session, campaign_id: int) -> Callable[[Contact], str 
     Counted once when made; the hopper makes one per refill.  A campaign that
     asks no questionnaire, or whose cells are not full, skips nobody.
     """
+    screen = full_cell_screen(session, campaign_id)
+    if screen is None:
+        return lambda contact: None
+    return lambda contact: screen(contact_context(contact))
+
+
+def full_cell_screen(session: Session, campaign_id: int) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """``quota_screen`` on a contact's fields as a mapping (``contact_context``'s keys), for a caller that
+    reads contacts as rows; None when no full cell names contact fields, so that caller can skip reading them.
+    """
     link = campaign_survey(session, campaign_id)
     version = published_version(session, link.questionnaire_id) if link else None
     if version is None:
-        return lambda contact: None
+        return None
     questionnaire = load_definition(version.definition)
+    if not any(cell.contact for cell in questionnaire.quotas):
+        return None  # no cell can tell a contact's group before anyone speaks to them
     full = full_cells(questionnaire, quota_counts(session, campaign_id, questionnaire))
-    if not full:
-        return lambda contact: None
-    return lambda contact: contact_in_full_cell(questionnaire, full, contact_context(contact))
+    if not any(cell.contact and cell.id in full for cell in questionnaire.quotas):
+        return None
+    return lambda attributes: contact_in_full_cell(questionnaire, full, attributes)
 
 
 # ---------------------------------------------------------------------- export
@@ -602,21 +625,36 @@ def _iso(moment: datetime | None) -> str:
 
 
 def step_to_dict(state: InterviewState) -> dict[str, Any]:
-    """The interview's current step as JSON, for a console or an API client."""
+    """The interview's current step as JSON, for a console or an API client.
+
+    ``path`` holds the questions already answered on the way here, each piped
+    as it was put and with its answer, so a console can go back to one and
+    correct it (``record_answer`` takes any question on the path).
+    """
     step = state.step
     base: dict[str, Any] = {
         "response_id": state.response.id,
+        "title": state.questionnaire.title,
         "version": state.version.version,
         "status": state.response.status,
         "answers": dict(state.interview.path_answers()),
+        "path": [question_to_dict(asked, value) for asked, value in state.interview.answered()],
     }
     if isinstance(step, Ask):
-        question = step.question
-        base["question"] = {
-            "id": question.id, "text": step.text, "type": question.type, "required": question.required,
-            "choices": [{"code": c.code, "label": c.label} for c in question.choices],
-            "min": question.min, "max": question.max, "position": step.position, "intro": step.intro,
-        }
+        base["question"] = question_to_dict(step)
     else:
         base["end"] = {"status": step.status, "reason": step.reason, "text": step.text}
     return base
+
+
+def question_to_dict(step: Ask, value: Any = None) -> dict[str, Any]:
+    """One question as put (its text piped), with what an answer form needs and the answer given, if any."""
+    question = step.question
+    return {
+        "id": question.id, "text": step.text, "type": question.type, "required": question.required,
+        "choices": [{"code": c.code, "label": c.label} for c in question.choices],
+        "min": question.min, "max": question.max, "decimals": question.decimals,
+        "max_length": question.max_length, "min_choices": question.min_choices,
+        "max_choices": question.max_choices, "position": step.position, "intro": step.intro,
+        "value": value, "shown": spoken_answer(question, value),
+    }

@@ -13,12 +13,14 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from campaigns import surveys
 from campaigns.agent_view import ConsoleInputError, callback_to_utc, merge_script, read_disposition
 from campaigns.live_dialer import agents_key, live_key
 from campaigns.live_events import read_commands
 from campaigns.models import (
     Agent,
     CallAttempt,
+    Campaign,
     Contact,
     ContactList,
     ContactPhone,
@@ -26,8 +28,11 @@ from campaigns.models import (
     DncEntry,
 )
 from campaigns.services import create_campaign, pause_campaign, start_campaign
+from campaigns.survey_models import QuestionnaireVersion, SurveyAnswer, SurveyResponse
 from dialer.calls import Call
 from dialer.outcomes import RetryPolicy
+from tests.test_questionnaire import POLL
+from tests.test_surveys import KEYPAD_POLL
 from tests.web_support import WebRig, csrf_token, make_rig
 from web import resources
 
@@ -166,8 +171,6 @@ def test_an_agent_on_a_call_cannot_pause_and_bad_state_requests_name_their_field
     cid = new_campaign(rig)
     paused = new_campaign(rig)
     with rig.sessions()() as session, session.begin():
-        from campaigns.models import Campaign
-
         pause_campaign(session, session.get_one(Campaign, paused))
     alice = rig.client("agent")
     set_agent(rig, cid, "on_call", call_id=f"c{cid}-1-1")
@@ -529,7 +532,8 @@ def test_every_console_route_answers_junk_with_a_clear_error_never_a_crash(tmp_p
     assert answers == {("/agent", "GET"): 200, ("/agent/state", "POST"): 400, ("/agent/hangup", "POST"): 400,
                        ("/agent/disposition", "POST"): 400, ("/agent/events", "GET"): 409,
                        ("/agent/help", "POST"): 400, ("/agent/help/cancel", "POST"): 400,
-                       ("/agent/transfer", "POST"): 400, ("/agent/transfer/complete", "POST"): 400}
+                       ("/agent/transfer", "POST"): 400, ("/agent/transfer/complete", "POST"): 400,
+                       ("/agent/survey", "GET"): 400, ("/agent/survey/answer", "POST"): 400}
 
 
 def test_the_engine_carries_a_callback_time_and_a_dnc_request_on_the_closed_call() -> None:
@@ -933,3 +937,261 @@ def test_an_agent_warm_transfers_a_real_dialer_call_to_a_colleague_then_complete
         assert live("alice")["state"] == "ready"
     else:
         assert live("dora")["call_id"] is None
+
+
+# ------------------------------------------------------------------------------------------ the questionnaire
+
+CONSOLE_POLL = {**POLL, "intro": "This is a short survey for the town council.",
+                "closing": "Thank you, {first_name}. Goodbye."}
+
+
+def ask_questionnaire(rig: WebRig, campaign_id: int, mode: str = "agent", definition: Any = None) -> None:
+    with rig.sessions()() as session, session.begin():
+        surveys.add_version(session, f"Poll {campaign_id}", definition or CONSOLE_POLL)
+        questionnaire = surveys.get_questionnaire(session, f"Poll {campaign_id}")
+        surveys.publish(session, questionnaire)
+        surveys.assign(session, session.get_one(Campaign, campaign_id), questionnaire, mode)
+
+
+def pushed_call(rig: WebRig, campaign_id: int) -> dict[str, Any]:
+    stream = rig.client("agent").get(f"/agent/events?campaign_id={campaign_id}", buffered=False)
+    view = next(data for event, data in sse_events(stream) if event == "call")
+    stream.close()
+    return view
+
+
+def answer(client: FlaskClient, campaign_id: int, question_id: str, value: Any) -> Any:
+    return post(client, "/agent/survey/answer", {"campaign_id": campaign_id, "question_id": question_id,
+                                                 "value": value})
+
+
+def stored_answers(rig: WebRig, campaign_id: int) -> dict[str, tuple[Any, int | None]]:
+    with rig.sessions()() as session:
+        rows = session.execute(
+            select(SurveyAnswer.question_id, SurveyAnswer.value, SurveyAnswer.attempt_id)
+            .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+            .where(SurveyResponse.campaign_id == campaign_id))
+        return {question_id: (value, attempt_id) for question_id, value, attempt_id in rows}
+
+
+def test_a_call_of_a_survey_campaign_arrives_with_its_first_question_piped_and_the_interview_started(
+    rig: WebRig,
+) -> None:
+    cid, contact_id, attempt_id, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+
+    survey = pushed_call(rig, cid)["survey"]
+
+    assert survey["title"] == "Town poll" and survey["status"] == "partial" and survey["path"] == []
+    question = survey["question"]
+    assert question["id"] == "voter" and question["type"] == "yesno" and question["position"] == 1
+    assert question["text"] == "Hello Dana, are you registered to vote?"
+    assert question["intro"] == "This is a short survey for the town council."
+    assert survey["attempt_id"] == attempt_id
+    with rig.sessions()() as session:
+        response = session.scalars(select(SurveyResponse).where(SurveyResponse.campaign_id == cid)).one()
+        assert (response.contact_id, response.attempt_id, response.status) == (contact_id, attempt_id, "partial")
+
+
+def test_an_agent_answers_question_by_question_and_each_answer_is_kept_with_the_call(rig: WebRig) -> None:
+    cid, _, attempt_id, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    alice = rig.client("agent")
+
+    first = answer(alice, cid, "voter", True)
+    second = answer(alice, cid, "party", 1)
+    third = answer(alice, cid, "score", "8")
+    fourth = answer(alice, cid, "topics", [3, 1])
+
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["survey"]["question"]["id"] == "party"
+    assert [c["label"] for c in first.get_json()["survey"]["question"]["choices"]] == ["Red", "Blue", "Other"]
+    assert second.get_json()["survey"]["question"]["text"].startswith("You said Red.")  # piped, "other" skipped
+    assert third.get_json()["survey"]["question"]["id"] == "topics"
+    shown = fourth.get_json()["survey"]
+    assert shown["question"]["id"] == "age" and (shown["question"]["min"], shown["question"]["max"]) == (18, 120)
+    assert [(q["id"], q["shown"]) for q in shown["path"]] == [
+        ("voter", "yes"), ("party", "Red"), ("score", "8"), ("topics", "Taxes, Roads")]
+    assert shown["path"][2]["text"] == "You said Red. How likely are you to vote, 0 to 10?"
+    assert stored_answers(rig, cid) == {"voter": (True, attempt_id), "party": (1, attempt_id),
+                                        "score": (8, attempt_id), "topics": ([1, 3], attempt_id)}
+
+
+def test_a_refused_answer_names_the_question_and_nothing_is_kept(rig: WebRig) -> None:
+    cid, _, _, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    alice = rig.client("agent")
+    for question_id, value in (("voter", True), ("party", 1), ("score", 8), ("topics", [1])):
+        assert answer(alice, cid, question_id, value).status_code == 200
+
+    too_young = answer(alice, cid, "age", 12)
+    not_a_choice = answer(alice, cid, "topics", [7])
+    not_asked_yet = answer(alice, cid, "since", "2020-01-01")
+    no_question = post(alice, "/agent/survey/answer", {"campaign_id": cid, "value": 40})
+
+    assert (too_young.status_code, too_young.get_json()) == (400, {"error": "age: must be 18 or more",
+                                                                   "field": "age"})
+    assert (not_a_choice.status_code, not_a_choice.get_json()["field"]) == (400, "topics")
+    assert not_a_choice.get_json()["error"].startswith("topics: 7 is not one of the codes")
+    assert (not_asked_yet.status_code, not_asked_yet.get_json()["field"]) == (400, "since")
+    assert (no_question.status_code, no_question.get_json()["field"]) == (400, "question_id")
+    assert set(stored_answers(rig, cid)) == {"voter", "party", "score", "topics"}
+    assert stored_answers(rig, cid)["topics"][0] == [1]
+
+
+def test_going_back_to_correct_an_earlier_answer_changes_the_route_and_drops_the_answer_left_behind(
+    rig: WebRig,
+) -> None:
+    cid, _, _, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    alice = rig.client("agent")
+    answer(alice, cid, "voter", True)
+    answer(alice, cid, "party", 9)
+    on_other = answer(alice, cid, "other", "Green").get_json()["survey"]
+
+    corrected = answer(alice, cid, "party", 2).get_json()["survey"]
+    done = answer(alice, cid, "score", 1).get_json()["survey"]  # under 3: the interview ends
+
+    assert [q["id"] for q in on_other["path"]] == ["voter", "party", "other"]
+    assert on_other["path"][1]["value"] == 9 and on_other["question"]["id"] == "score"
+    assert [q["id"] for q in corrected["path"]] == ["voter", "party"]  # "other" is off the route now
+    assert corrected["question"]["text"].startswith("You said Blue.")
+    assert done["status"] == "complete" and "question" not in done
+    assert done["end"]["text"] == "Thank you, Dana. Goodbye."
+    assert set(stored_answers(rig, cid)) == {"voter", "party", "score"}  # closing deleted what was off the path
+
+
+def test_an_interview_cut_short_resumes_on_the_next_call_where_it_stopped(rig: WebRig) -> None:
+    cid, contact_id, first_call, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    alice = rig.client("agent")
+    answer(alice, cid, "voter", True)
+    answer(alice, cid, "party", 2)
+    with rig.sessions()() as session:
+        phone_id = session.get_one(CallAttempt, first_call).phone_id
+    assert phone_id is not None
+    set_agent(rig, cid, "ready")  # the call dropped
+    second_call = add_attempt(rig, cid, contact_id, phone_id, 4, connected_at=NOW + timedelta(days=1))
+    set_agent(rig, cid, "on_call", call_id=f"c{cid}-{contact_id}-4")
+
+    fetched = alice.get(f"/agent/survey?campaign_id={cid}", headers={"Accept": "application/json"})
+    pushed = pushed_call(rig, cid)["survey"]
+    scored = answer(alice, cid, "score", 9)
+
+    assert fetched.status_code == 200
+    resumed = fetched.get_json()["survey"]
+    assert resumed["question"]["id"] == "score" and resumed["question"]["position"] == 3
+    assert resumed["question"]["intro"] == ""  # the introduction was read on the first call
+    assert [(q["id"], q["value"]) for q in resumed["path"]] == [("voter", True), ("party", 2)]
+    assert resumed["attempt_id"] == second_call and pushed["response_id"] == resumed["response_id"]
+    assert scored.status_code == 200
+    assert stored_answers(rig, cid) == {"voter": (True, first_call), "party": (2, first_call),
+                                        "score": (9, second_call)}
+
+
+def test_a_finished_interview_shows_its_closing_in_wrap_up_and_takes_no_more_answers(rig: WebRig) -> None:
+    cid, contact_id, _, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    alice = rig.client("agent")
+
+    out = answer(alice, cid, "voter", False).get_json()["survey"]
+    set_agent(rig, cid, "wrap_up", call_id=f"c{cid}-{contact_id}-3")
+    in_wrap_up = alice.get(f"/agent/survey?campaign_id={cid}", headers={"Accept": "application/json"})
+    again = answer(alice, cid, "voter", True)
+
+    assert out["status"] == "screened_out" and out["end"]["reason"] == "rule at voter"
+    assert out["end"]["text"] == "Thank you, that is all we need today. Goodbye."
+    assert in_wrap_up.status_code == 200 and in_wrap_up.get_json()["survey"]["end"] == out["end"]
+    assert [(q["id"], q["shown"]) for q in in_wrap_up.get_json()["survey"]["path"]] == [("voter", "no")]
+    assert (again.status_code, again.get_json()["field"]) == (409, "status")
+    assert again.get_json()["error"] == "this interview is screened out and takes no more answers"
+    assert stored_answers(rig, cid)["voter"][0] is False
+
+
+def test_a_plain_form_answers_a_multiple_choice_with_every_ticked_box(tmp_path: Any) -> None:
+    rig = make_rig(tmp_path, csrf=False)
+    cid, _, _, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    alice = rig.client("agent")
+    for question_id, value in (("voter", "yes"), ("party", "1"), ("score", "5")):
+        assert alice.post("/agent/survey/answer", data={"campaign_id": cid, "question_id": question_id,
+                                                         "value": value}).status_code == 200
+
+    ticked = alice.post("/agent/survey/answer", data={"campaign_id": cid, "question_id": "topics",
+                                                       "value": ["2", "3"]}, headers={"Accept": "application/json"})
+
+    assert ticked.status_code == 200, ticked.get_json()
+    assert stored_answers(rig, cid)["topics"][0] == [2, 3]
+    assert stored_answers(rig, cid)["voter"][0] is True
+
+
+def test_the_questionnaire_wants_a_call_and_a_campaign_whose_agents_read_one(rig: WebRig) -> None:
+    plain, _, _, _ = call_setup(rig)
+    by_phone = new_campaign(rig)
+    ask_questionnaire(rig, by_phone, "ivr", definition=KEYPAD_POLL)
+    contact_id, phone_id = new_contact(rig, by_phone, e164="+13125550199")
+    add_attempt(rig, by_phone, contact_id, phone_id, 1, connected_at=NOW)
+    idle = new_campaign(rig)
+    ask_questionnaire(rig, idle)
+    alice = rig.client("agent")
+    json_only = {"Accept": "application/json"}
+
+    no_survey = alice.get(f"/agent/survey?campaign_id={plain}", headers=json_only)
+    no_survey_answer = answer(alice, plain, "voter", True)
+    pushed_plain = pushed_call(rig, plain)
+    set_agent(rig, by_phone, "on_call", call_id=f"c{by_phone}-{contact_id}-1")
+    played = alice.get(f"/agent/survey?campaign_id={by_phone}", headers=json_only)
+    pushed_played = pushed_call(rig, by_phone)
+    set_agent(rig, idle, "ready")
+    not_on_a_call = alice.get(f"/agent/survey?campaign_id={idle}", headers=json_only)
+    not_on_a_call_answer = answer(alice, idle, "voter", True)
+
+    assert (no_survey.status_code, no_survey.get_json()["field"]) == (404, "campaign_id")
+    assert (no_survey_answer.status_code, no_survey_answer.get_json()["field"]) == (404, "campaign_id")
+    assert pushed_plain["survey"] is None
+    assert (played.status_code, played.get_json()["field"]) == (404, "campaign_id")
+    assert pushed_played["survey"] is None  # the phone plays it: the agent never reads it
+    assert (not_on_a_call.status_code, not_on_a_call.get_json()["field"]) == (409, "action")
+    assert "you are ready" in not_on_a_call.get_json()["error"]
+    assert (not_on_a_call_answer.status_code, not_on_a_call_answer.get_json()["field"]) == (409, "action")
+    with rig.sessions()() as session:
+        assert session.scalars(select(SurveyResponse)).all() == []
+
+
+def test_a_questionnaire_without_a_published_version_is_said_on_the_call_not_hidden(rig: WebRig) -> None:
+    cid, _, _, _ = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    with rig.sessions()() as session, session.begin():
+        for version in session.scalars(select(QuestionnaireVersion)):
+            version.published_at = None
+
+    survey = pushed_call(rig, cid)["survey"]
+    fetched = rig.client("agent").get(f"/agent/survey?campaign_id={cid}", headers={"Accept": "application/json"})
+
+    assert survey["field"] == "questionnaire" and "no published version" in survey["error"]
+    assert (fetched.status_code, fetched.get_json()["field"]) == (409, "questionnaire")
+
+
+def test_a_colleague_held_for_a_warm_transfer_sees_the_call_but_not_the_questionnaire(rig: WebRig) -> None:
+    cid, _, _, call_id = call_setup(rig)
+    ask_questionnaire(rig, cid)
+    set_agent(rig, cid, "on_call", call_id=call_id, agent="bob")
+    set_agent(rig, cid, "reserved", call_id=call_id)
+
+    view = pushed_call(rig, cid)
+
+    assert view["call_id"] == call_id and "survey" not in view  # fetched when the call becomes theirs
+    with rig.sessions()() as session:
+        assert session.scalars(select(SurveyResponse)).all() == []
+
+
+def test_the_console_has_a_questionnaire_panel_with_back_skip_and_next(rig: WebRig) -> None:
+    new_campaign(rig)
+
+    page = rig.client("agent").get("/agent").get_data(as_text=True)
+
+    assert 'id="survey-card"' in page and 'data-url-survey="/agent/survey"' in page
+    assert 'data-url-survey-answer="/agent/survey/answer"' in page
+    for control in ('id="survey-back"', 'id="survey-skip"', 'id="survey-next"', 'id="survey-trail"',
+                    'id="survey-end"'):
+        assert control in page

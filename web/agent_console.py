@@ -6,6 +6,11 @@ learns the outcome from the live agents hash the dialer republishes every
 second.  The browser is pushed that state over Server-Sent Events, and the
 full call picture (contact, history, script, codes) the moment a call connects.
 
+A campaign that asks a questionnaire read by its agents gets it beside the
+script: the interview is started (or resumed where an earlier call left it)
+when the call is pushed, and each answer is stored with the call it was given
+on through ``campaigns.surveys``, which decides what is asked next.
+
 Asking a supervisor for help and transferring a call go through
 ``campaigns.supervision`` like the floor's own commands; the stream tells the
 agent when their request is still open, when a supervisor speaks on their call
@@ -27,6 +32,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from campaigns import surveys
 from campaigns.account_models import User
 from campaigns.agent_tickets import agent_ticket
 from campaigns.agent_view import (
@@ -36,11 +42,12 @@ from campaigns.agent_view import (
     call_view,
     contact_zone_for_call,
     disposition_codes,
+    find_attempt,
     read_disposition,
 )
 from campaigns.live_dialer import agents_key, live_key
 from campaigns.live_events import Command, publish_command
-from campaigns.models import Agent, Campaign, CampaignStatus
+from campaigns.models import Agent, CallAttempt, Campaign, CampaignStatus
 from campaigns.settings import Settings
 from campaigns.supervision import (
     BARGE,
@@ -259,6 +266,100 @@ def disposition() -> ResponseReturnValue:
         "callback_zone": zone if chosen.callback_at else None,
         "dnc": chosen.dnc, "then_pause": chosen.then_pause, "published": published,
     })
+
+
+# ------------------------------------------------------------------------------------------ the questionnaire
+
+
+def survey_view(db: Any, campaign_id: int, attempt: CallAttempt) -> dict[str, Any] | None:
+    """The campaign's questionnaire on this call, started or resumed for the call's contact and committed.
+
+    None when the campaign asks no questionnaire or plays it on the phone (an
+    agent never reads that one).  A questionnaire that cannot start (no
+    published version) comes back as ``{"error", "field"}`` so the console can
+    say so instead of showing nothing.
+    """
+    link = surveys.campaign_survey(db, campaign_id)
+    if link is None or link.mode != "agent":
+        return None
+    try:
+        state = surveys.start_interview(db, campaign_id, attempt.contact_id, attempt_id=attempt.id)
+    except surveys.SurveyError as error:
+        db.rollback()
+        return {"error": error.message, "field": error.field, "attempt_id": attempt.id}
+    db.commit()
+    return {**surveys.step_to_dict(state), "attempt_id": attempt.id}
+
+
+def _call_attempt(campaign_id: int) -> CallAttempt:
+    """The record of the call this agent is on or wrapping up; ConsoleInputError when there is none yet."""
+    entry = agent_entry(resources().redis, campaign_id, _agent_id())
+    state = _state_of(entry)
+    call_id = entry.get("call_id") if entry else None
+    if state not in ON_A_CALL or not call_id:
+        raise ConsoleInputError("action", f"you are not on a call (you are {state.replace('_', ' ')})")
+    attempt = find_attempt(get_session(), campaign_id, str(call_id))
+    if attempt is None:
+        raise ConsoleInputError("action", "the call's record is not written yet; try again in a second")
+    return attempt
+
+
+@bp.get("/agent/survey")
+def survey() -> ResponseReturnValue:
+    """The questionnaire of the call the agent is on: where the interview stands, started or resumed now."""
+    try:
+        campaign = _active_campaign(_campaign_id())
+        attempt = _call_attempt(campaign.id)
+    except ConsoleInputError as error:
+        return _problem(error, 409 if error.field == "action" else 400)
+    view = survey_view(get_session(), campaign.id, attempt)
+    if view is None:
+        return error_response(404, f"campaign {campaign.name!r} asks no questionnaire in the console",
+                              "campaign_id")
+    if "error" in view:
+        return error_response(409, view["error"], view["field"])
+    return jsonify({"campaign_id": campaign.id, "survey": view})
+
+
+@bp.post("/agent/survey/answer")
+def survey_answer() -> ResponseReturnValue:
+    """Keep one answer of the call's interview (the current question, or a correction of one already
+    answered) and return the step that follows.  A refused answer names its question."""
+    body = _body()
+    try:
+        campaign = _active_campaign(_campaign_id(body))
+        attempt = _call_attempt(campaign.id)
+    except ConsoleInputError as error:
+        return _problem(error, 409 if error.field == "action" else 400)
+    question_id = body.get("question_id")
+    if not isinstance(question_id, str) or not question_id.strip():
+        return error_response(400, "say which question this answers", "question_id")
+    question_id = question_id.strip()
+    value = _form_value() if body is request.form else body.get("value")
+    db = get_session()
+    link = surveys.campaign_survey(db, campaign.id)
+    if link is None or link.mode != "agent":
+        return error_response(404, f"campaign {campaign.name!r} asks no questionnaire in the console",
+                              "campaign_id")
+    try:
+        state = surveys.start_interview(db, campaign.id, attempt.contact_id, attempt_id=attempt.id)
+        state = surveys.record_answer(db, state.response.id, question_id, value, attempt_id=attempt.id)
+    except surveys.SurveyError as error:
+        db.rollback()
+        if error.field == question_id:
+            return error_response(400, f"{question_id}: {error.message}", question_id)
+        return error_response(409, error.message, error.field)
+    db.commit()
+    return jsonify({"campaign_id": campaign.id, "question_id": question_id,
+                    "survey": {**surveys.step_to_dict(state), "attempt_id": attempt.id}})
+
+
+def _form_value() -> Any:
+    """A plain form's answer: every ticked box of a multiple choice, else the one value (None: skipped)."""
+    values = request.form.getlist("value")
+    if len(values) > 1:
+        return values
+    return values[0] if values else None
 
 
 # ------------------------------------------------------------------------------------------ help and transfers
@@ -541,6 +642,10 @@ def events() -> ResponseReturnValue:
             if call_id and state in SHOWS_A_CALL and call_id != shown_call:
                 with sessions() as db:
                     view = call_view(db, campaign_id, str(call_id), agent_name=agent_name, now=datetime.now(UTC))
+                    attempt = db.get(CallAttempt, view["attempt_id"]) if view is not None else None
+                    if view is not None and attempt is not None and state in ON_A_CALL:
+                        # A colleague held for a warm transfer sees the call, but the one talking asks.
+                        view["survey"] = survey_view(db, campaign_id, attempt)
                 if view is not None:  # else its record is not written yet: the next turn finds it
                     shown_call = str(call_id)
                     yield _sse("call", view)

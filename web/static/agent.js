@@ -25,6 +25,9 @@
   let call = null;
   let connectedAt = null;
   let assist = { help: null, joined: [], transfer: null, colleagues: [], consulting: null };
+  let survey = null;        // the call's questionnaire as the server last described it (null: none)
+  let surveyAt = null;      // the answered question shown for a correction (null: the current question)
+  let surveyAsked = null;   // the call whose questionnaire was fetched, so it is fetched once
   const NUMBER = "__number__";
   const STRANDED_AFTER_S = 15; // reserved this long on a call nobody else holds: the consultation is over
 
@@ -174,6 +177,10 @@
     $("script").innerHTML = view.script_html || '<p class="muted">This campaign has no script.</p>';
     renderCodes(view.dispositions || []);
     renderHistory(view.history || []);
+    surveyAsked = view.survey === undefined ? null : view.call_id;
+    renderSurvey(view.survey || null);
+    // The questionnaire takes the script's place when the campaign has no script of its own.
+    $("script-card").hidden = !!(view.survey && !view.survey.error && !view.script_html && !view.recording_announcement);
     text($("callback-zone"), c.time_zone ? `, ${c.time_zone}` : ", unknown: no callback possible");
     const input = $("callback-at");
     input.disabled = !c.time_zone;
@@ -207,6 +214,9 @@
     $("no-call").hidden = false;
     $("script").innerHTML = '<p class="muted">The campaign\'s script shows here during a call, with the customer\'s details filled in.</p>';
     $("announcement").hidden = true;
+    $("script-card").hidden = false;
+    surveyAsked = null;
+    renderSurvey(null);
     renderHistory([]);
     text($("history-empty"), "Earlier calls to this customer show here.");
     $("disposition-form").reset();
@@ -246,6 +256,247 @@
     showError("");
     const result = await post(cfg.urlHangup, { campaign_id: campaign });
     if (!result.ok) showError(result.data.error || "Could not hang up.");
+  }
+
+  // ---------------------------------------------------------------- the questionnaire
+  const SURVEY_STATUS = { partial: ["In progress", "ringing"], complete: ["Complete", "ok"],
+                          screened_out: ["Screened out", "paused"] };
+
+  function renderSurvey(data) {
+    survey = data;
+    surveyAt = null;
+    drawSurvey();
+  }
+
+  async function fetchSurvey() {
+    // A call pushed without its questionnaire (a colleague who took over a transfer): ask for it once.
+    if (!call || surveyAsked === call.call_id) return;
+    surveyAsked = call.call_id;
+    const response = await fetch(`${cfg.urlSurvey}?campaign_id=${encodeURIComponent(campaign)}`,
+                                 { credentials: "same-origin", headers: { "Accept": "application/json" } });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!call || surveyAsked !== call.call_id) return;
+    if (response.ok) renderSurvey(data.survey);
+    else if (response.status === 404) renderSurvey(null);
+    else renderSurvey({ error: data.error || `The questionnaire could not be loaded (${response.status}).` });
+  }
+
+  function surveyQuestion() {
+    if (!survey || survey.error) return null;
+    if (surveyAt) {
+      const earlier = (survey.path || []).find((q) => q.id === surveyAt);
+      if (earlier) return earlier;
+    }
+    return survey.question || null;
+  }
+
+  function surveyError(message) {
+    const p = $("survey-error");
+    text(p, message || "");
+    p.hidden = !message;
+  }
+
+  function drawSurvey() {
+    const card = $("survey-card");
+    card.hidden = !survey;
+    surveyError("");
+    if (!survey) return;
+    $("survey-problem").hidden = !survey.error;
+    text($("survey-problem-text"), survey.error || "");
+    if (survey.error) {
+      $("survey-form").hidden = true; $("survey-end").hidden = true;
+      $("survey-trail").replaceChildren(); text($("survey-title"), ""); $("survey-pill").hidden = true;
+      return;
+    }
+    text($("survey-title"), survey.title ? `· ${survey.title} (version ${survey.version})` : "");
+    const [label, kind] = SURVEY_STATUS[survey.status] || [survey.status, ""];
+    const pill = $("survey-pill");
+    pill.hidden = false; pill.className = `pill ${kind}`; text(pill, label);
+    drawTrail();
+    const q = surveyQuestion();
+    const closed = survey.status !== "partial";
+    $("survey-form").hidden = !q;
+    $("survey-end").hidden = !!q;
+    if (!q) {
+      text($("survey-end-text"), survey.end ? survey.end.text : "");
+      const reason = survey.end && survey.end.reason ? ` (${survey.end.reason})` : "";
+      text($("survey-end-note"), survey.status === "complete"
+        ? "The interview is complete: read the closing, then choose a disposition."
+        : `The respondent does not qualify${reason}: read the closing, then choose a disposition.`);
+      return;
+    }
+    $("survey-intro").hidden = !q.intro || !!surveyAt;
+    text($("survey-intro"), q.intro ? `Say first: ${q.intro}` : "");
+    const correcting = !!surveyAt;
+    text($("survey-position"), `Question ${q.position}${q.required ? "" : " · may be skipped"}`
+      + (correcting ? (closed ? " · answered" : " · answered: change the answer or go on") : ""));
+    text($("survey-question"), q.text);
+    const input = $("survey-input");
+    input.replaceChildren(answerInput(q));
+    $("survey-fields").disabled = closed;
+    $("survey-back").disabled = !previousOf(q);
+    $("survey-skip").hidden = q.required || closed;
+    $("survey-next").disabled = closed && !nextOf(q);
+    $("survey-next").replaceChildren(document.createTextNode(correcting && !closed ? "Save and go on → " : "Next → "));
+  }
+
+  function drawTrail() {
+    const trail = $("survey-trail");
+    trail.replaceChildren();
+    (survey.path || []).forEach((q) => {
+      const button = el("button", { type: "button", className: `survey-step${q.id === surveyAt ? " current" : ""}`,
+                                     title: q.text }, []);
+      button.appendChild(el("span", { className: "survey-step-id", text: q.id }));
+      button.appendChild(document.createTextNode(` ${q.shown || "skipped"}`));
+      button.addEventListener("click", () => { surveyAt = q.id; drawSurvey(); focusAnswer(); });
+      trail.appendChild(el("li", {}, [button]));
+    });
+    if (survey.question) {
+      const button = el("button", { type: "button", className: `survey-step now${surveyAt ? "" : " current"}`,
+                                     text: `${survey.question.id}: now` });
+      button.addEventListener("click", () => { surveyAt = null; drawSurvey(); focusAnswer(); });
+      trail.appendChild(el("li", {}, [button]));
+    }
+  }
+
+  function previousOf(q) {
+    const path = survey.path || [];
+    if (!surveyAt) return path.length ? path[path.length - 1] : null;
+    const i = path.findIndex((p) => p.id === q.id);
+    return i > 0 ? path[i - 1] : null;
+  }
+
+  function nextOf(q) {
+    const path = survey.path || [];
+    const i = path.findIndex((p) => p.id === q.id);
+    if (i < 0) return null;
+    return i + 1 < path.length ? path[i + 1] : survey.question || null;
+  }
+
+  function choiceList(q, kind, choices, chosen) {
+    const box = el("div", { className: `survey-choices ${kind}`, role: kind === "radio" ? "radiogroup" : "group",
+                            "aria-labelledby": "survey-question" });
+    choices.forEach((c) => {
+      const attrs = { type: kind, name: `survey-${q.id}`, value: String(c.value) };
+      if (chosen(c.value)) attrs.checked = "checked";
+      const label = el("label", { className: "survey-choice" }, [el("input", attrs)]);
+      label.appendChild(el("span", { text: c.label }));
+      if (c.hint) label.appendChild(el("span", { className: "small muted", text: c.hint }));
+      box.appendChild(label);
+    });
+    return box;
+  }
+
+  function answerInput(q) {
+    const v = q.value;
+    if (q.type === "single") {
+      return choiceList(q, "radio", q.choices.map((c) => ({ value: c.code, label: c.label })), (x) => v === x);
+    }
+    if (q.type === "multiple") {
+      const picked = Array.isArray(v) ? v : [];
+      const box = choiceList(q, "checkbox", q.choices.map((c) => ({ value: c.code, label: c.label })),
+                             (x) => picked.includes(x));
+      const most = q.max_choices ? `at most ${q.max_choices}` : "any number";
+      box.appendChild(el("p", { className: "small muted survey-hint", text: `Tick ${most}${q.min_choices > 1 ? `, at least ${q.min_choices}` : ""}.` }));
+      return box;
+    }
+    if (q.type === "yesno") {
+      return choiceList(q, "radio", [{ value: "true", label: "Yes" }, { value: "false", label: "No" }],
+                        (x) => v === (x === "true"));
+    }
+    if (q.type === "rating") {
+      const low = q.min == null ? 0 : q.min;
+      const high = q.max == null ? 10 : q.max;
+      const steps = [];
+      for (let n = low; n <= high; n += 1) steps.push({ value: n, label: String(n) });
+      return choiceList(q, "radio", steps, (x) => v === x);
+    }
+    if (q.type === "text") {
+      const area = el("textarea", { id: "survey-answer", maxlength: String(q.max_length || 500), rows: "3",
+                                    "aria-labelledby": "survey-question" });
+      area.value = v == null ? "" : String(v);
+      return area;
+    }
+    const attrs = { id: "survey-answer", "aria-labelledby": "survey-question" };
+    if (q.type === "date") {
+      attrs.type = "date";
+    } else {
+      attrs.type = "number";
+      attrs.inputmode = q.decimals ? "decimal" : "numeric";
+      attrs.step = q.decimals ? "any" : "1";
+    }
+    if (q.min != null) attrs.min = String(q.min);
+    if (q.max != null) attrs.max = String(q.max);
+    const field = el("input", attrs);
+    field.value = v == null ? "" : String(v);
+    return field;
+  }
+
+  function answerValue(q) {
+    const form = $("survey-form");
+    const ticked = [...form.querySelectorAll(`input[name="survey-${CSS.escape(q.id)}"]:checked`)].map((i) => i.value);
+    if (q.type === "single" || q.type === "rating") return ticked.length ? Number(ticked[0]) : null;
+    if (q.type === "multiple") return ticked.map(Number);
+    if (q.type === "yesno") return ticked.length ? ticked[0] === "true" : null;
+    const field = $("survey-answer");
+    const raw = field ? field.value : "";
+    return raw.trim() === "" ? null : raw;
+  }
+
+  function focusAnswer() {
+    const first = $("survey-input").querySelector("input:checked, input, textarea");
+    if (first && !$("survey-fields").disabled) first.focus();
+  }
+
+  async function answerSurvey(value) {
+    const q = surveyQuestion();
+    if (!q || survey.status !== "partial") return;
+    surveyError("");
+    const correcting = !!surveyAt;
+    if (correcting && JSON.stringify(value) === JSON.stringify(q.value ?? null)) {
+      goOnFrom(q.id);  // unchanged: nothing to write
+      return;
+    }
+    $("survey-next").disabled = true;
+    const result = await post(cfg.urlSurveyAnswer, { campaign_id: campaign, question_id: q.id, value });
+    $("survey-next").disabled = false;
+    if (!result.ok) {
+      surveyError(result.data.error || `Not saved (${result.status}).`);
+      focusAnswer();
+      return;
+    }
+    survey = result.data.survey;
+    if (correcting) goOnFrom(q.id); else { surveyAt = null; drawSurvey(); focusAnswer(); }
+  }
+
+  function goOnFrom(questionId) {
+    // After a correction, the answers that follow on the (maybe new) route come up one by one, then the
+    // current question; an answer the new route no longer passes is simply not shown.
+    const path = survey.path || [];
+    const i = path.findIndex((p) => p.id === questionId);
+    surveyAt = i >= 0 && i + 1 < path.length ? path[i + 1].id : null;
+    drawSurvey();
+    focusAnswer();
+  }
+
+  function surveyKeys(e) {
+    const q = surveyQuestion();
+    if (!q || e.altKey || e.metaKey) return;
+    const t = e.target;
+    const field = t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && !["radio", "checkbox"].includes(t.type));
+    if (e.key === "Enter" && t.tagName !== "BUTTON" && (!field || t.tagName !== "TEXTAREA" || e.ctrlKey)) {
+      e.preventDefault();
+      $("survey-form").requestSubmit();
+      return;
+    }
+    if (field || e.ctrlKey || !/^[0-9]$/.test(e.key) || $("survey-fields").disabled) return;
+    const options = [...$("survey-input").querySelectorAll("input[type=radio], input[type=checkbox]")];
+    const pick = q.type === "rating" ? options.find((o) => o.value === e.key) : options[Number(e.key) - 1];
+    if (!pick) return;
+    e.preventDefault();
+    pick.checked = pick.type === "checkbox" ? !pick.checked : true;
+    pick.focus();
   }
 
   // ---------------------------------------------------------------- help and transfers
@@ -364,6 +615,7 @@
       current = data;
       $("dialer-warning").hidden = data.dialer_running;
       if (!data.call_id && call) clearCall();
+      if (call && (data.state === "on_call" || data.state === "wrap_up") && call.survey === undefined) fetchSurvey();
       renderState();
     });
     source.addEventListener("call", (e) => renderCall(JSON.parse(e.data)));
@@ -416,6 +668,21 @@
   $("transfer-form").addEventListener("submit", transferCall);
   $("transfer-to").addEventListener("change", numberChosen);
   $("transfer-complete").addEventListener("click", completeTransfer);
+  $("survey-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = surveyQuestion();
+    if (!q) return;
+    if (survey.status !== "partial") { goOnFrom(q.id); return; }  // a closed interview: only look through it
+    answerSurvey(answerValue(q));
+  });
+  $("survey-form").addEventListener("keydown", surveyKeys);
+  $("survey-skip").addEventListener("click", () => answerSurvey(null));
+  $("survey-back").addEventListener("click", () => {
+    const q = surveyQuestion();
+    const earlier = q && previousOf(q);
+    if (earlier) { surveyAt = earlier.id; drawSurvey(); focusAnswer(); }
+  });
+  $("survey-retry").addEventListener("click", () => { surveyAsked = null; fetchSurvey(); });
   $("campaign").addEventListener("change", (e) => {
     campaign = e.target.value;
     current = { state: "offline", since: null, call_id: null };
@@ -428,6 +695,7 @@
   });
   document.addEventListener("keydown", (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || typing(e)) return;
+    if (e.target && e.target.closest && e.target.closest("#survey-card")) return;  // its own keys: Enter submits
     const key = e.key.toLowerCase();
     if (/^[1-9]$/.test(key) && !$("dispo-fields").disabled) {
       const codes = document.querySelectorAll('#codes input[name="code"]');
