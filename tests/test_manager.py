@@ -392,3 +392,111 @@ def test_moving_the_dial_mode_with_the_old_pacer_left_in_place_takes_the_new_mod
     campaign = only_campaign(rig)
     assert (campaign.dial_mode, campaign.pacer) == ("power", "ratio:1.5")
     assert refused.status_code == 400 and "does not fit dial mode" in refused.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- the questionnaire
+
+FREE_TEXT_POLL = {
+    "title": "Neighbourhood",
+    "questions": [
+        {"id": "voter", "text": "Are you registered to vote, {first_name}?", "type": "yesno"},
+        {"id": "why", "text": "Why?", "type": "text"},
+    ],
+}
+KEYPAD_POLL = {
+    "title": "Quick poll",
+    "questions": [{"id": "score", "text": "From 0 to 10, how likely are you to vote?", "type": "rating"}],
+}
+
+
+def stored_questionnaire(rig, name: str, definition: dict, *, published: bool = True) -> int:
+    from campaigns import surveys
+
+    with rig.sessions()() as session, session.begin():
+        surveys.add_version(session, name, definition)
+        questionnaire = surveys.get_questionnaire(session, name)
+        if published:
+            surveys.publish(session, questionnaire)
+        return questionnaire.id
+
+
+def asked(rig, campaign_id: int) -> tuple[int, str] | None:
+    from campaigns.survey_models import CampaignSurvey
+
+    with rig.sessions()() as session:
+        link = session.get(CampaignSurvey, campaign_id)
+        return (link.questionnaire_id, link.mode) if link else None
+
+
+def test_a_campaign_is_created_asking_a_published_questionnaire_read_by_its_agents(rig):
+    free_text = stored_questionnaire(rig, "Neighbourhood", FREE_TEXT_POLL)
+    stored_questionnaire(rig, "Draft poll", KEYPAD_POLL, published=False)
+    client = staff(rig)
+
+    page = client.get("/campaigns/new").get_data(as_text=True)
+    response = client.post("/campaigns/new", data=form_for(questionnaire_id=str(free_text), survey_mode="agent"))
+
+    assert 'name="questionnaire_id"' in page and 'name="survey_mode"' in page
+    assert f'<option value="{free_text}">Neighbourhood (version 1)</option>' in page
+    assert re.search(r'<option value="\d+" disabled>Draft poll \(not published yet\)</option>', page)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    campaign = only_campaign(rig)
+    assert asked(rig, campaign.id) == (free_text, "agent")
+    [created] = events(rig, "campaign.created")
+    assert created["questionnaire"] == "Neighbourhood (read by agents)"
+    table = client.get("/campaigns").get_data(as_text=True)
+    assert "asks <em>Neighbourhood</em>" in table
+
+
+def test_a_phone_survey_a_keypad_cannot_answer_or_an_unpublished_questionnaire_is_refused_at_its_field(rig):
+    free_text = stored_questionnaire(rig, "Neighbourhood", FREE_TEXT_POLL)
+    draft = stored_questionnaire(rig, "Draft poll", KEYPAD_POLL, published=False)
+    client = staff(rig)
+
+    by_phone = client.post("/campaigns/new", data=form_for(questionnaire_id=str(free_text), survey_mode="ivr"))
+    unpublished = client.post("/campaigns/new", data=form_for(questionnaire_id=str(draft)))
+    bad_mode = client.post("/campaigns/new", data=form_for(questionnaire_id=str(free_text), survey_mode="robot"))
+    junk = client.post("/campaigns/new", data=form_for(questionnaire_id="x"))
+    gone = client.post("/campaigns/new", data=form_for(questionnaire_id="999"))
+
+    text = by_phone.get_data(as_text=True)
+    assert by_phone.status_code == 400
+    assert 'id="err-questionnaire"' in text and "why.type: free text cannot be typed on a phone keypad" in text
+    assert f'<option value="{free_text}" selected>' in text  # what was chosen is kept
+    assert '<option value="ivr" selected>' in text
+    assert unpublished.status_code == 400 and "Draft poll has no published version yet" in unpublished.get_data(
+        as_text=True)
+    assert bad_mode.status_code == 400 and 'id="err-survey_mode"' in bad_mode.get_data(as_text=True)
+    assert junk.status_code == 400 and "choose a questionnaire from the list" in junk.get_data(as_text=True)
+    assert gone.status_code == 400 and "no questionnaire has the id or name" in gone.get_data(as_text=True)
+    with rig.sessions()() as session:
+        assert session.scalars(select(Campaign)).all() == []  # nothing half saved
+
+
+def test_an_edit_changes_the_questionnaire_and_its_mode_or_removes_it_and_each_change_is_audited(rig):
+    free_text = stored_questionnaire(rig, "Neighbourhood", FREE_TEXT_POLL)
+    keypad = stored_questionnaire(rig, "Quick poll", KEYPAD_POLL)
+    client = staff(rig)
+    client.post("/campaigns/new", data=form_for("Autumn", questionnaire_id=str(free_text)))
+    campaign_id = only_campaign(rig).id
+    drop = {"drop_message": only_campaign(rig).drop_message}
+
+    page = client.get(f"/campaigns/{campaign_id}/edit").get_data(as_text=True)
+    to_phone = client.post(f"/campaigns/{campaign_id}/edit",
+                           data=form_for("Autumn", questionnaire_id=str(keypad), survey_mode="ivr", **drop))
+    by_phone = asked(rig, campaign_id)
+    untouched = client.post(f"/campaigns/{campaign_id}/edit", data=form_for("Autumn", **drop))
+    still = asked(rig, campaign_id)
+    removed = client.post(f"/campaigns/{campaign_id}/edit", data=form_for("Autumn", questionnaire_id="", **drop))
+
+    assert f'<option value="{free_text}" selected>Neighbourhood (version 1)</option>' in page
+    assert to_phone.status_code == 302, to_phone.get_data(as_text=True)[:2000]
+    assert by_phone == (keypad, "ivr")
+    assert untouched.status_code == 302 and still == (keypad, "ivr")  # a post without the field keeps it
+    assert removed.status_code == 302 and asked(rig, campaign_id) is None
+    changes = [e["changes"]["questionnaire"] for e in events(rig, "campaign.settings_changed")
+               if "questionnaire" in e["changes"]]
+    assert changes == [
+        {"from": "Neighbourhood (read by agents)", "to": "Quick poll (played by the phone)"},
+        {"from": "Quick poll (played by the phone)", "to": None},
+    ]

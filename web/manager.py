@@ -1,6 +1,7 @@
 """The campaign manager: creating and editing campaigns, uploading lists, list health.
 
-Every change goes through ``campaigns.services`` so the rules of law hold
+Every change goes through ``campaigns.services`` (and the questionnaire a
+campaign asks through ``campaigns.surveys``) so the rules of law hold
 whichever door a campaign comes through; this module only turns forms into
 settings and settings back into forms, and shows the refusal next to the
 field it names.  Lists are uploaded to a folder outside the web root and
@@ -43,7 +44,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import jobs, services
+from campaigns import jobs, services, surveys
 from campaigns.audit_store import append_event
 from campaigns.importer import FIELDS, ListImportError, auto_field
 from campaigns.list_health import LATER_BUCKETS, ListHealthReport, list_health, reasons_in_order
@@ -56,6 +57,7 @@ from campaigns.models import (
     DispositionCode,
 )
 from campaigns.schedule import DAY_NAMES, ScheduleError, describe, parse_zone, schedule_state, windows_of
+from campaigns.survey_models import SURVEY_MODES, CampaignSurvey, Questionnaire, QuestionnaireVersion
 from web import get_session, resources
 from web.auth import STAFF, blueprint_roles, error_response
 
@@ -107,6 +109,11 @@ def campaigns() -> ResponseReturnValue:
     attempts = _count_by_campaign(
         session, select(CallAttempt.campaign_id, func.count()).group_by(CallAttempt.campaign_id)
     )
+    asked = {
+        campaign_id: (name, mode) for campaign_id, name, mode in session.execute(
+            select(CampaignSurvey.campaign_id, Questionnaire.name, CampaignSurvey.mode)
+            .join(Questionnaire, Questionnaire.id == CampaignSurvey.questionnaire_id))
+    }  # fmt: skip
     now = datetime.now(UTC)
     table = []
     for campaign in rows:
@@ -117,6 +124,7 @@ def campaigns() -> ResponseReturnValue:
             "attempts": attempts.get(campaign.id, 0),
             "schedule": _schedule_summary(campaign, now),
             "live": _live(campaign.id) if campaign.status == CampaignStatus.ACTIVE.value else None,
+            "survey": asked.get(campaign.id),
         })  # fmt: skip
     by_status = {status.value: sum(1 for c in rows if c.status == status.value) for status in CampaignStatus}
     return render_template("manager/campaigns.html", table=table, by_status=by_status)
@@ -174,9 +182,11 @@ def new_campaign() -> ResponseReturnValue:
                 if key in extra:
                     setattr(campaign, key, extra[key])
             _save_codes(session, campaign, codes)
+            asked = _save_survey(session, campaign, values)
             session.flush()
             append_event(session.connection(), "campaign.created",
-                         {"actor": current_user.username, "settings": services.campaign_to_dict(campaign)},
+                         {"actor": current_user.username, "settings": services.campaign_to_dict(campaign),
+                          **({"questionnaire": asked["to"]} if asked else {})},
                          campaign_id=campaign.id)  # fmt: skip
             session.commit()
         except services.CampaignError as error:
@@ -193,7 +203,9 @@ def edit_campaign(campaign_id: int) -> ResponseReturnValue:
     session = get_session()
     campaign = _campaign_or_404(session, campaign_id)
     if request.method == "GET":
-        return _form_page(campaign, _values_for_form(_current_settings(campaign)), {}, _codes_of(session, campaign))
+        form = _values_for_form(_current_settings(campaign))
+        form.update(_survey_form(session, campaign))
+        return _form_page(campaign, form, {}, _codes_of(session, campaign))
     values, codes, problems = _read_form(request.form)
     if not problems:
         try:
@@ -236,6 +248,9 @@ def _apply_edit(session: Session, campaign: Campaign, values: dict[str, Any], co
             changed[key] = {"from": before, "to": checked[key]}
             setattr(campaign, key, checked[key])
     code_changes = _save_codes(session, campaign, codes)
+    asked = _save_survey(session, campaign, values)
+    if asked is not None:
+        changed["questionnaire"] = asked
     session.flush()
     if changed or code_changes:
         append_event(session.connection(), "campaign.settings_changed",
@@ -270,12 +285,80 @@ def _form_page(campaign: Campaign | None, form: dict[str, Any], problems: dict[s
         "manager/form.html", campaign=campaign, form=form, problems=problems, codes=codes,
         purposes=services.PURPOSES, dial_modes=services.DIAL_MODES, machine_actions=services.MACHINE_ACTIONS,
         day_names=DAY_NAMES, zones=zones, merge_fields=[*MERGE_FIELDS, *custom], custom_fields=custom,
-        schedule_text=schedule_text,
+        schedule_text=schedule_text, questionnaires=_questionnaires(), survey_modes=SURVEY_MODES,
     )  # fmt: skip
 
 
 def _extra_defaults() -> dict[str, Any]:
-    return {"script": "", "caller_ids": [], "schedule": [], "schedule_tz": "America/New_York"}
+    return {"script": "", "caller_ids": [], "schedule": [], "schedule_tz": "America/New_York",
+            "questionnaire_id": "", "survey_mode": "agent"}
+
+
+# --------------------------------------------------------------------------- the questionnaire
+
+
+def _questionnaires() -> list[dict[str, Any]]:
+    """Every questionnaire with its published version (None: not published, so it cannot be chosen yet)."""
+    session = get_session()
+    published = (
+        select(QuestionnaireVersion.questionnaire_id, QuestionnaireVersion.version, QuestionnaireVersion.published_at)
+        .where(QuestionnaireVersion.published_at.is_not(None))
+    )
+    newest: dict[int, tuple[Any, int]] = {}
+    for questionnaire_id, version, published_at in session.execute(published):
+        key = (published_at, version)
+        if questionnaire_id not in newest or key > newest[questionnaire_id]:
+            newest[questionnaire_id] = key
+    return [
+        {"id": row.id, "name": row.name, "version": newest[row.id][1] if row.id in newest else None}
+        for row in session.scalars(select(Questionnaire).order_by(Questionnaire.name))
+    ]
+
+
+def _survey_form(session: Session, campaign: Campaign) -> dict[str, Any]:
+    link = surveys.campaign_survey(session, campaign.id)
+    if link is None:
+        return {"questionnaire_id": "", "survey_mode": "agent"}
+    return {"questionnaire_id": str(link.questionnaire_id), "survey_mode": link.mode}
+
+
+def _survey_label(session: Session, questionnaire_id: int | None, mode: str) -> str | None:
+    if questionnaire_id is None:
+        return None
+    row = session.get(Questionnaire, questionnaire_id)
+    name = row.name if row is not None else f"#{questionnaire_id}"
+    return f"{name} ({'read by agents' if mode == 'agent' else 'played by the phone'})"
+
+
+def _save_survey(session: Session, campaign: Campaign, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Have the campaign ask the chosen questionnaire in the chosen mode, or none; returns the change.
+
+    ``campaigns.surveys`` refuses a questionnaire that is not published and a
+    phone survey a keypad cannot answer; the refusal is shown at the
+    questionnaire's field (or the mode's).
+    """
+    if "questionnaire_id" not in values:
+        return None
+    wanted = str(values.get("questionnaire_id") or "").strip()
+    mode = str(values.get("survey_mode") or "agent").strip()
+    link = surveys.campaign_survey(session, campaign.id)
+    before = _survey_label(session, link.questionnaire_id, link.mode) if link else None
+    if not wanted:
+        if link is None:
+            return None
+        surveys.unassign(session, campaign)
+        return {"from": before, "to": None}
+    if not wanted.isdigit() or len(wanted) > 9:
+        raise services.CampaignError("questionnaire", f"choose a questionnaire from the list, not {wanted!r}")
+    if link is not None and link.questionnaire_id == int(wanted) and link.mode == mode:
+        return None
+    try:
+        questionnaire = surveys.get_questionnaire(session, int(wanted))
+        surveys.assign(session, campaign, questionnaire, mode)
+    except surveys.SurveyError as error:
+        raise services.CampaignError("survey_mode" if error.field == "mode" else "questionnaire",
+                                     error.message) from error
+    return {"from": before, "to": _survey_label(session, questionnaire.id, mode)}
 
 
 def _current_settings(campaign: Campaign) -> dict[str, Any]:
@@ -300,7 +383,7 @@ def _raw_form(data: Mapping[str, Any]) -> dict[str, Any]:
         "name", "description", "purpose", "dial_mode", "pacer", "caller_id", "caller_ids", "default_region",
         "ring_timeout_s", "max_attempts", "retry_delays_min", "target_abandon_pct", "safe_harbour_s",
         "max_dial_level", "machine_action", "voicemail_message", "drop_message", "calling_window",
-        "recording_announcement", "script", "schedule_tz",
+        "recording_announcement", "script", "schedule_tz", "questionnaire_id", "survey_mode",
     )}  # fmt: skip
     for flag in ("amd_enabled", "requires_consent", "prerecorded", "record_calls"):
         form[flag] = data.get(flag) == "on"
@@ -322,6 +405,9 @@ def _read_form(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
     if pacer:
         values["pacer"] = pacer
     values["schedule_tz"] = str(data.get("schedule_tz", "")).strip() or "America/New_York"
+    if "questionnaire_id" in data:  # a post without the field (an older form) leaves the questionnaire alone
+        values["questionnaire_id"] = str(data.get("questionnaire_id", "")).strip()
+        values["survey_mode"] = str(data.get("survey_mode", "")).strip() or "agent"
     for key in ("ring_timeout_s", "max_attempts"):
         text = str(data.get(key, "")).strip()
         try:
