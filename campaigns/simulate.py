@@ -232,7 +232,10 @@ class Rig:
         feeder: ContactFeeder | None = None,
         flush_every_s: float = 15.0,
         hold_over_budget: bool = True,
+        world_factory: Callable[..., AgentWorld] = AgentWorld,
     ) -> Rig:
+        """``world_factory`` makes the simulated agents (called like ``AgentWorld``): a subclass may
+        choose each call's disposition from what happened on it, as a survey's interview does."""
         with make_session_factory(db)() as session:
             campaign = session.get_one(Campaign, campaign_id)
             for number in range(1, scenario.total_agents + 1):
@@ -294,7 +297,7 @@ class Rig:
         with db.connect() as conn:
             rolling = abandonment_periods(conn, campaign_id, datetime.fromtimestamp(plan.first_start, UTC))[-1]
         engine.budget_history = (int(rolling["live_answers"]), int(rolling["abandoned"]))
-        world = AgentWorld(loop, scenario, engine, seed=seed)
+        world = world_factory(loop, scenario, engine, seed=seed)
         carrier.deliver = engine.on_carrier_event
         carrier.on_machine_bridged = world.machine_bridged
         clock = AgentClock()
