@@ -16,6 +16,7 @@ whatever the buffering:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -38,7 +39,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from campaigns import surveys
 from campaigns.audit_store import NewEvent, append_events
 from campaigns.dnc_store import add_numbers
 from campaigns.lead_filters import FilterError, compile_filter
@@ -63,6 +66,7 @@ from campaigns.recycling import (
     parse_lead_order,
     parse_phone_order,
 )
+from campaigns.survey_models import CampaignSurvey
 from compliance.gate import CampaignPolicy, Decision, DialTarget
 from compliance.history import Attempt
 from dialer.agents import AgentMove
@@ -81,6 +85,16 @@ def to_dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+#: The reason code of a contact kept back because the list puts them in a full quota cell.
+QUOTA_FULL = "quota_full"
+#: How long such a contact waits before the hopper looks at it again: a cell reopens when a supervisor
+#: publishes a version with a higher target, and its contacts come back within this time.
+QUOTA_RECHECK_S = 3600.0
+# Fetches in one refill when contacts of full cells take the places: each round defers them, so the next
+# finds others.
+_QUOTA_ROUNDS = 4
+
+
 class SqlLeadSource:
     """Eligible contacts of one campaign, in the campaign's lead order; each with the phone to dial next.
 
@@ -90,6 +104,11 @@ class SqlLeadSource:
     Statements are built only when the settings change: the hopper runs every
     tick, and building SQLAlchemy expressions costs more than running them on
     SQLite.
+
+    A campaign that asks a questionnaire with quota cells skips the contacts
+    its list already puts in a full cell (``campaigns.surveys``, counted once
+    per fetch): each is deferred by ``QUOTA_RECHECK_S`` and counted in
+    ``skipped`` under ``QUOTA_FULL``, so the floor can say why they wait.
     """
 
     def __init__(self, db: Engine, campaign_id: int, *, max_attempts: int,
@@ -103,6 +122,8 @@ class SqlLeadSource:
         self.phone_order: list[str] = []
         self.lead_order = "priority"
         self._eligible: Select[Any] = cast(Select[Any], select(Contact.id))
+        self.skipped: Counter[str] = Counter()  # reason code -> contacts kept back by the source itself
+        self._asks_survey = False
         self._load_settings()
         self._phones = (
             select(ContactPhone.id, ContactPhone.contact_id, ContactPhone.e164, ContactPhone.timezones,
@@ -135,6 +156,9 @@ class SqlLeadSource:
                 select(Campaign.lead_order, Campaign.lead_filter, Campaign.phone_order)
                 .where(Campaign.id == self.campaign_id)
             ).one_or_none()
+            self._asks_survey = conn.execute(
+                select(CampaignSurvey.campaign_id).where(CampaignSurvey.campaign_id == self.campaign_id)
+            ).first() is not None
         settings = (row.lead_order, row.lead_filter, row.phone_order) if row is not None else ("priority", {}, [])
         if settings == self._settings:
             return
@@ -179,13 +203,10 @@ class SqlLeadSource:
         elif now - self._settings_at >= self.settings_refresh_s:
             self._settings_at = now
             self._load_settings()
+        rows = self._eligible_rows(now, limit, exclude)
+        if not rows:
+            return []
         with self.db.connect() as conn:
-            rows = [
-                r for r in conn.execute(self._eligible, {"when": to_dt(now), "limit": limit + len(exclude)})
-                if r.id not in exclude
-            ][:limit]
-            if not rows:
-                return []
             phones: dict[int, list[Any]] = {}
             for phone in conn.execute(self._phones, {"ids": [r.id for r in rows]}):
                 phones.setdefault(phone.contact_id, []).append(phone)
@@ -207,6 +228,51 @@ class SqlLeadSource:
                      row.priority, callback=row.status == ContactStatus.CALLBACK.value)
             )
         return leads
+
+    def _eligible_rows(self, now: float, limit: int, exclude: Collection[int]) -> list[Any]:
+        """The next eligible contacts, less those the list puts in a full quota cell (deferred here)."""
+        screen = self._quota_screen() if self._asks_survey else None
+        kept: list[Any] = []
+        for _ in range(_QUOTA_ROUNDS):
+            leave_out = {*exclude, *(r.id for r in kept)}
+            wanted = limit - len(kept)
+            with self.db.connect() as conn:
+                rows = [
+                    r for r in conn.execute(self._eligible, {"when": to_dt(now), "limit": wanted + len(leave_out)})
+                    if r.id not in leave_out
+                ][:wanted]
+            if screen is None or not rows:
+                return kept + rows
+            full = self._in_full_cells(rows, screen)
+            kept += [r for r in rows if r.id not in full]
+            if not full:
+                return kept
+            with self.db.begin() as conn:
+                conn.execute(update(Contact).where(Contact.id.in_(full))
+                             .values(next_eligible_at=to_dt(now + QUOTA_RECHECK_S)))
+            self.skipped[QUOTA_FULL] += len(full)
+            if len(kept) >= limit:
+                return kept
+        return kept
+
+    def _quota_screen(self) -> Callable[[dict[str, Any]], str | None] | None:
+        try:
+            with Session(self.db) as session:
+                return surveys.full_cell_screen(session, self.campaign_id)
+        except surveys.SurveyError as exc:
+            log.error("campaign %s: %s; dialing without the quota screen", self.campaign_id, exc)
+            return None
+
+    def _in_full_cells(self, rows: list[Any], screen: Callable[[dict[str, Any]], str | None]) -> set[int]:
+        with self.db.connect() as conn:
+            custom: dict[int, Any] = dict(conn.execute(
+                select(Contact.id, Contact.custom_fields).where(Contact.id.in_([r.id for r in rows]))).all())
+        return {
+            r.id for r in rows
+            if r.status != ContactStatus.CALLBACK.value  # a callback is a promise to the person: kept
+            and screen({"state": r.state, "postal_code": r.postal_code, "timezone": r.timezone,
+                       "custom_fields": custom.get(r.id) or {}}) is not None
+        }
 
     def claim(self, leads: list[Lead], now: float) -> list[Lead]:
         """Claim in one transaction of four statements whatever the number of leads.
