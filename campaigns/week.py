@@ -68,12 +68,15 @@ CALLING_WINDOW = "08:00-21:00"
 SALES_START_H = 9.0  # local time the sales shift starts
 LUNCH_H = 1.0  # between the sales shift's end and the survey shift's start
 MAX_DAYS = 14
+# A callback "tomorrow" is due 20 hours on: before the next day's shift starts, so it is among its first calls
+# (a full day on would fall at the same time of the next shift, too late in it when the shift is short).
+NEXT_DAY_MIN = 20 * 60
 MAX_AGENTS = 40
 
 SALES_CODES: tuple[dict[str, Any], ...] = (
     {"code": "SALE", "label": "Sale", "final": True, "sale": True},
     {"code": "NI", "label": "Not interested", "final": True},
-    {"code": "CB", "label": "Call back tomorrow", "callback": True, "retry_after_min": 1440},
+    {"code": "CB", "label": "Call back tomorrow", "callback": True, "retry_after_min": NEXT_DAY_MIN},
     {"code": "DNC", "label": "Do not call", "final": True, "adds_to_dnc": True},
     {"code": "WRONG", "label": "Wrong number", "final": True, "wrong_number": True},
 )
@@ -86,7 +89,7 @@ SURVEY_CODES: tuple[dict[str, Any], ...] = (
     # A completed interview is the survey campaign's "sale": its conversion is completes per connected call.
     {"code": "COMPLETE", "label": "Interview complete", "final": True, "sale": True},
     {"code": "SCREENED", "label": "Screened out", "final": True},
-    {"code": "BROKE_OFF", "label": "Broke off, resume tomorrow", "callback": True, "retry_after_min": 1440},
+    {"code": "BROKE_OFF", "label": "Broke off, resume tomorrow", "callback": True, "retry_after_min": NEXT_DAY_MIN},
     {"code": "REFUSED", "label": "Refused the interview", "final": True},
     {"code": "DNC", "label": "Do not call", "final": True, "adds_to_dnc": True},
 )
