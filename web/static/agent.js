@@ -319,6 +319,7 @@
     $("survey-form").hidden = !q;
     $("survey-end").hidden = !!q;
     if (!q) {
+      $("survey-end").className = `survey-end ${survey.status}`;
       text($("survey-end-text"), survey.end ? survey.end.text : "");
       const reason = survey.end && survey.end.reason ? ` (${survey.end.reason})` : "";
       text($("survey-end-note"), survey.status === "complete"
