@@ -125,11 +125,11 @@ class WeekPlan:
     days: int = 7
     seed: int = 1
     agents: int = 4
-    shift_hours: float = 3.0
-    sales_contacts: int = 1200
-    survey_contacts: int = 1200
-    young_target: int = 40  # completes wanted aged 18 to 34
-    senior_target: int = 25  # completes wanted aged 65 and over
+    shift_hours: float = 2.0
+    sales_contacts: int = 1500
+    survey_contacts: int = 1500
+    young_target: int = 80  # completes wanted aged 18 to 34
+    senior_target: int = 50  # completes wanted aged 65 and over
 
     def __post_init__(self) -> None:
         _whole(self, "days", 1, MAX_DAYS)

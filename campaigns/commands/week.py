@@ -32,7 +32,7 @@ DATABASE_FILE = "week.db"
 @click.option("--agents", type=int, default=4, show_default=True, help="Agents in the team (both campaigns).")
 @click.option("--hours", "shift_hours", type=float, default=2.0, show_default=True,
               help="Length of each campaign's daily shift.")
-@click.option("--contacts", type=int, default=800, show_default=True, help="Contacts in each campaign's list.")
+@click.option("--contacts", type=int, default=1500, show_default=True, help="Contacts in each campaign's list.")
 def simulate_week_command(out_dir: Path, database_url: str | None, days: int, seed: int, agents: int,
                           shift_hours: float, contacts: int) -> None:
     """Work a simulated week of a sales and a survey campaign, then write every report table as CSV.
