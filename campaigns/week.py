@@ -170,10 +170,6 @@ class WeekResult:
     survey_list_id: int
     interviews: Counter[str] = field(default_factory=Counter)
 
-    @property
-    def zone(self) -> Any:
-        return WEEK_ZONE
-
 
 def questionnaire_definition(young_target: int, senior_target: int) -> dict[str, Any]:
     """The survey campaign's questionnaire: a residents' survey with a screener, branching, and two age quotas."""
@@ -263,9 +259,9 @@ class Interviewer:
                 state.response.started_at = _when(moment)
             stamps: list[tuple[str, float]] = []
             step = state.step
-            if state.response.status == "partial" and not isinstance(step, Ask):
+            path = state.interview.path_answers()
+            if state.response.status == "partial" and not isinstance(step, Ask) and path:
                 # Resumed into a cell that filled since: confirming the answer that put them there closes it.
-                path = state.interview.path_answers()
                 last = list(path)[-1]
                 state = record_answer(session, response_id, last, path[last], attempt_id=call.attempt_id)
                 stamps.append((last, moment))

@@ -443,6 +443,29 @@ def test_every_table_is_cross_checked_including_the_survey_tables(week: Week) ->
     assert set(week.report.tables) == set(CHECKS) == set(reports.table_keys())
 
 
+def test_the_survey_tables_follow_the_reports_campaign_list_and_agent_filters(week: Week) -> None:
+    def tables(**narrowed: int) -> dict[str, list[dict[str, Any]]]:
+        with week.db.connect() as conn:
+            found = survey_reports.SurveyReports().run(conn, ReportFilter(week.start, week.end, zone=NY, **narrowed))
+        return {table.key: table.rows for table in found}
+
+    whole = {key: week.table(key).rows for key in survey_reports.SurveyReports.tables}
+    survey = survey_campaign(week)
+    assert tables(campaign_id=week.result.sales_campaign_id) == {"survey_completion": [], "survey_quotas": []}
+    assert tables(campaign_id=survey) == whole
+    assert tables(list_id=week.result.survey_list_id)["survey_completion"] == whole["survey_completion"]
+    assert tables(list_id=week.result.sales_list_id)["survey_completion"] == []
+    # Every interview started on a call an agent took: the agents' rows add up to the whole.
+    by_agent: Counter[tuple[date, str]] = Counter()
+    for agent_id in week.agents:
+        for row in tables(agent_id=agent_id)["survey_completion"]:
+            for column in ("started", "partial", "complete", "screened_out", "by_quota", "resumed"):
+                by_agent[(row["day"], column)] += row[column]
+    assert by_agent == Counter({(row["day"], column): row[column] for row in whole["survey_completion"]
+                                for column in ("started", "partial", "complete", "screened_out", "by_quota",
+                                               "resumed") if row[column]})
+
+
 def test_the_weeks_totals_equal_the_raw_call_records(week: Week) -> None:
     assert_same(week.report.totals, call_sums(week, week.in_range()), "totals")
 
