@@ -161,7 +161,8 @@ def _whole(plan: WeekPlan, name: str, low: int, high: int | None) -> None:
 
 @dataclass
 class WeekResult:
-    """What the week made: the two campaigns and lists, the days it covered, and how the interviews went."""
+    """What the week made, for its reports and export to name: the two campaigns, their lists, and how the
+    survey calls went."""
 
     plan: WeekPlan
     sales_campaign_id: int
