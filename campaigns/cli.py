@@ -30,6 +30,7 @@ from campaigns.commands.scheduler import scheduler_command
 from campaigns.commands.simulate import simulate_command
 from campaigns.commands.survey import survey_group
 from campaigns.commands.user import user_group
+from campaigns.commands.week import simulate_week_command
 from campaigns.db import SchemaError, ensure_schema
 from campaigns.services import CampaignError
 from campaigns.settings import SettingsError, get_settings
@@ -135,3 +136,4 @@ main.add_command(jobs_group)
 main.add_command(agent_group)
 main.add_command(user_group)
 main.add_command(survey_group)
+main.add_command(simulate_week_command, name="simulate-week")

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import campaigns.survey_reports  # noqa: F401  (registers the survey tables with the reports)
 from campaigns import reports
 from campaigns.csv_safety import safe_csv_writer
 from campaigns.models import Agent, Campaign, ContactList

@@ -217,6 +217,12 @@ def scheduler_command(every_s: float) -> None:
     scheduler = build_scheduler(connect_redis(settings.redis_url), every_s=every_s, engine=engine)
     click.echo(f"scheduler: enqueuing {', '.join(JOBS)} every {every_s:g} s on queue {QUEUE!r}; "
                "applying campaign schedules every 60 s", err=True)
+    import signal
+
+    def stop(signum: int, frame: object) -> None:  # SIGTERM (honcho, systemd, a platform's restart)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
